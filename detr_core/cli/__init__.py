@@ -1,0 +1,1 @@
+"""The `detr-workbench` command line: detect, train, eval and coco subcommands (no Qt)."""

@@ -1,0 +1,88 @@
+"""Model configuration: one frozen dataclass builds every DETR size, from the official R101-DC5
+down to a tiny model that trains on a CPU in minutes."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet101")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    backbone: str = "resnet50"  # torchvision ResNet: resnet18 | resnet34 | resnet50 | resnet101
+    dilation: bool = False  # DC5: dilate the last stage instead of striding (feature stride 16)
+    hidden_dim: int = 256  # transformer width
+    nheads: int = 8  # attention heads
+    enc_layers: int = 6
+    dec_layers: int = 6
+    dim_feedforward: int = 2048
+    dropout: float = 0.1  # in attention and feed-forward, training only
+    num_queries: int = 100  # object queries: at most this many detections per image
+    num_classes: int = 91  # class ids 0..num_classes-1; the head adds one "no object" logit
+    aux_loss: bool = True  # heads on every decoder layer while training
+    min_size: int = 800  # evaluation resize: shortest side ...
+    max_size: int = 1333  # ... with the longest side at most this
+
+    def __post_init__(self) -> None:
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"unknown backbone {self.backbone!r}; expected one of {', '.join(BACKBONES)}")
+        if self.hidden_dim % self.nheads:
+            raise ValueError(f"hidden_dim {self.hidden_dim} is not divisible by nheads {self.nheads}")
+        if self.hidden_dim % 2:
+            raise ValueError(f"hidden_dim must be even for the sine position encoding, got {self.hidden_dim}")
+        for name in ("enc_layers", "dec_layers", "num_queries", "num_classes", "dim_feedforward"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not 0 < self.min_size <= self.max_size:
+            raise ValueError(f"need 0 < min_size <= max_size, got {self.min_size}, {self.max_size}")
+
+    @property
+    def backbone_channels(self) -> int:
+        return 512 if self.backbone in ("resnet18", "resnet34") else 2048
+
+    @property
+    def stride(self) -> int:
+        """Pixels of the resized input per feature-map cell."""
+        return 16 if self.dilation else 32
+
+    def replace(self, **changes: Any) -> "ModelConfig":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown model config keys: {', '.join(unknown)}")
+        return cls(**data)
+
+
+PRESETS: dict[str, ModelConfig] = {
+    "detr-r50": ModelConfig(),
+    "detr-r101": ModelConfig(backbone="resnet101"),
+    "detr-r50-dc5": ModelConfig(dilation=True),
+    "detr-r101-dc5": ModelConfig(backbone="resnet101", dilation=True),
+    # Small models for CPUs: the bundled demo and the tests.
+    "small": ModelConfig(
+        backbone="resnet18", hidden_dim=128, nheads=8, enc_layers=3, dec_layers=3,
+        dim_feedforward=512, num_queries=30, min_size=384, max_size=640,
+    ),
+    "tiny": ModelConfig(
+        backbone="resnet18", hidden_dim=64, nheads=4, enc_layers=2, dec_layers=2,
+        dim_feedforward=128, num_queries=20, min_size=256, max_size=416,
+    ),
+}
+
+
+def preset(name: str, **changes: Any) -> ModelConfig:
+    """A named configuration, optionally changed: `preset("tiny", num_classes=3)`."""
+    try:
+        base = PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown config {name!r}; expected one of {', '.join(PRESETS)}") from None
+    return base.replace(**changes) if changes else base
