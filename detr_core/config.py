@@ -28,6 +28,8 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.backbone not in BACKBONES:
             raise ValueError(f"unknown backbone {self.backbone!r}; expected one of {', '.join(BACKBONES)}")
+        if self.dilation and self.backbone in ("resnet18", "resnet34"):
+            raise ValueError(f"dilation (DC5) needs a bottleneck ResNet (resnet50/101), not {self.backbone}")
         if self.hidden_dim % self.nheads:
             raise ValueError(f"hidden_dim {self.hidden_dim} is not divisible by nheads {self.nheads}")
         if self.hidden_dim % 2:

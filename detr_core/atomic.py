@@ -1,0 +1,41 @@
+"""Atomic file writes: a temporary file in the same folder, flushed and fsynced, then renamed over
+the target. A failure leaves the previous file untouched and no temporary file behind."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, IO
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> None:
+    """Call `write(file)` on a temporary binary file, then move it over `path` in one step.
+    Raises OSError (from the write, the fsync or the rename) with the target left as it was."""
+    path = Path(path)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        try:
+            os.unlink(tmp_name)
+        except FileNotFoundError:
+            pass
+        raise
+    try:  # make the rename itself durable
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass
+
+
+def atomic_write_json(path: str | os.PathLike, data: Any, *, indent: int | None = None) -> None:
+    payload = json.dumps(data, indent=indent, ensure_ascii=False).encode("utf-8")
+    atomic_write(path, lambda f: f.write(payload))
