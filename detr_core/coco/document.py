@@ -1,0 +1,321 @@
+"""CocoDocument: a COCO instances file in memory, edited in place, saved back losslessly.
+
+The document keeps the parsed JSON object itself (`data`) and edits its dicts in place, so every
+key it does not edit — `info`, `licenses`, `segmentation`, unknown keys at any level, key order —
+is written back as it was read. Lookups go through a `CocoIndex` kept in step with every edit.
+
+Edits return what their undo needs (the GUI wraps them in QUndoCommands):
+    add_annotation  -> id          undo: remove_annotation(id) -> (index, ann); redo: insert_annotation
+    remove_annotation -> (index, ann)                      undo: insert_annotation(index, ann)
+    set_bbox        -> old bbox   undo: set_bbox(id, old) (the load-time area comes back with it)
+    set_category / rename_category / set_supercategory -> old value; undo: call again with it
+    add_image / add_category -> id   undo: remove_image / remove_category -> record; redo: restore
+    remove_image / remove_category / merge_categories -> record   undo: restore(record);
+                                                                   redo: reapply(record)
+Records must be undone in stack order (the state right after the edit), as a QUndoStack does.
+New ids are max existing + 1 and are never handed out twice in one session.
+"""
+from __future__ import annotations
+
+import copy
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..errors import DatasetError
+from .category_edits import CategoryEditsMixin, position, reinsert, remove_where
+from .index import CocoIndex
+from .io import DiskState, JsonFormat, read_coco, write_atomic
+from .validate import LoadReport, bbox_problem, is_int
+
+_NEW_FORMAT = JsonFormat(indent=None, separators=(",", ":"))
+_MISSING = object()
+_ANNOTATION_KEYS = ("id", "image_id", "category_id", "bbox")
+_IMAGE_KEYS = ("id", "file_name", "width", "height")
+
+
+def _checked_bbox(bbox_xywh) -> list[float]:
+    bad = bbox_problem(bbox_xywh)
+    if bad:
+        raise ValueError(bad)
+    return [float(v) for v in bbox_xywh]
+
+
+class CocoDocument(CategoryEditsMixin):
+    """A COCO instances document. `path` is the JSON file; image file_name values are relative to
+    `image_root`. `revision` counts edits; `dirty` is True while it differs from the saved one."""
+
+    def __init__(self, data: dict, image_root, path=None, *, format: JsonFormat = _NEW_FORMAT,
+                 disk: DiskState | None = None):
+        self.data = data
+        self.path = Path(path) if path is not None else None
+        self._image_root = Path(image_root).absolute()
+        self.revision = 0
+        self.saved_revision = 0
+        self._format = format
+        self._disk = disk
+        self._index = CocoIndex(data)
+        self._next_id = {kind: max((r["id"] for r in data[kind]), default=0) + 1
+                         for kind in ("images", "annotations", "categories")}
+        self._load_geometry: dict[int, tuple[list, object]] = {}  # ann id -> (bbox, area) first seen
+
+    # --- creating ---
+
+    @classmethod
+    def load(cls, path, image_root=None, *, strict: bool = False
+             ) -> tuple["CocoDocument", LoadReport]:
+        """Read and check `path`. `image_root`: see `io.find_image_root` for the default.
+        Raises DatasetError (one line: path, problem count, first problems) if refused."""
+        loaded = read_coco(path, image_root, strict=strict)
+        if loaded.report.problems:
+            raise DatasetError(loaded.report.problem_line())
+        doc = cls(loaded.data, loaded.image_root, path, format=loaded.format, disk=loaded.state)
+        return doc, loaded.report
+
+    @classmethod
+    def new(cls, image_root, images=(), categories=()) -> "CocoDocument":
+        """An unsaved document; `images` are (path, width, height), category ids start at 1."""
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        data = {"info": {"description": "Created with DETR Workbench", "date_created": now},
+                "licenses": [], "images": [], "annotations": [], "categories": []}
+        doc = cls(data, image_root)
+        for name in categories:
+            doc.add_category(name)
+        for path, width, height in images:
+            doc.add_image(path, width, height)
+        doc.revision, doc.saved_revision = 0, -1  # never saved: dirty
+        return doc
+
+    # --- reading ---
+
+    @property
+    def images(self) -> list[dict]:
+        return self.data["images"]
+
+    @property
+    def annotations(self) -> list[dict]:
+        return self.data["annotations"]
+
+    @property
+    def categories(self) -> list[dict]:
+        return self.data["categories"]
+
+    @property
+    def dirty(self) -> bool:
+        return self.revision != self.saved_revision
+
+    @property
+    def image_root(self) -> Path:
+        return self._image_root
+
+    @image_root.setter
+    def image_root(self, folder) -> None:
+        self._image_root = Path(folder).absolute()
+        self._index.forget_paths()
+
+    @property
+    def json_format(self) -> JsonFormat:
+        """How the file was formatted (indent, separators); saves keep it."""
+        return self._format
+
+    @property
+    def label(self) -> str:
+        return str(self.path) if self.path is not None else "(unsaved document)"
+
+    def image(self, image_id: int) -> dict:
+        return self._index.images[image_id]
+
+    def image_path(self, image_id: int) -> Path:
+        return self._image_root / self.image(image_id)["file_name"]
+
+    def find_image(self, path) -> int | None:
+        """The id of the image stored at `path` (compared as absolute, then resolved, paths)."""
+        return self._index.find_path(path, self._image_root, self.images)
+
+    def annotations_for(self, image_id: int) -> list[dict]:
+        """The image's annotation dicts in file order (a new list of the live dicts). O(boxes)."""
+        return list(self._index.by_image[image_id])
+
+    def annotation(self, ann_id: int) -> dict:
+        return self._index.annotations[ann_id]
+
+    def category(self, cat_id: int) -> dict:
+        return self._index.categories[cat_id]
+
+    def category_by_name(self, name: str) -> dict | None:
+        return self._index.by_name.get(name)
+
+    # --- editing images and annotations ---
+
+    def _touch(self) -> None:
+        self.revision += 1
+
+    def _fresh_id(self, kind: str) -> int:
+        new_id = self._next_id[kind]
+        self._next_id[kind] = new_id + 1
+        return new_id
+
+    def _relative_name(self, path) -> str:
+        absolute = os.path.abspath(os.fspath(path))
+        try:
+            return Path(os.path.relpath(absolute, self._image_root)).as_posix()
+        except ValueError:  # another drive on Windows: keep it absolute
+            return Path(absolute).as_posix()
+
+    def add_image(self, path, width: int, height: int, **extra) -> int:
+        """Add an image (file_name stored relative to image_root); returns its new id."""
+        if not (is_int(width) and width > 0 and is_int(height) and height > 0):
+            raise ValueError(f"image size must be positive integers, got {width!r}x{height!r}")
+        if set(extra) & set(_IMAGE_KEYS):
+            raise ValueError(f"add_image sets {', '.join(_IMAGE_KEYS)} itself")
+        existing = self.find_image(path)
+        if existing is not None:
+            raise DatasetError(f"{self.label}: {path} is already in the document (image {existing})")
+        image = {"id": self._fresh_id("images"), "file_name": self._relative_name(path),
+                 "width": width, "height": height, **extra}
+        self.images.append(image)
+        self._index.images[image["id"]] = image
+        self._index.by_image[image["id"]] = []
+        self._index.add_path(image, self._image_root)
+        self._touch()
+        return image["id"]
+
+    def remove_image(self, image_id: int) -> dict:
+        """Remove an image and its annotations; returns the record `restore` needs."""
+        image = self.image(image_id)
+        index = position(self.images, image)
+        removed = remove_where(self.annotations, lambda a: a["image_id"] == image_id)
+        del self.images[index]
+        self._index.rebuild(self.data)
+        self._touch()
+        return {"op": "remove_image", "image_index": index, "image": image, "removed": removed}
+
+    def add_annotation(self, image_id: int, category_id: int, bbox_xywh, **extra) -> int:
+        """Append a box; area = w*h, iscrowd 0 and segmentation [] unless given in `extra`."""
+        bbox = _checked_bbox(bbox_xywh)
+        self.image(image_id)  # KeyError for an unknown image or category
+        self.category(category_id)
+        if set(extra) & set(_ANNOTATION_KEYS):
+            raise ValueError(f"add_annotation sets {', '.join(_ANNOTATION_KEYS)} itself")
+        ann = {"id": self._fresh_id("annotations"), "image_id": image_id,
+               "category_id": category_id, "bbox": bbox, "area": bbox[2] * bbox[3],
+               "segmentation": [], "iscrowd": 0, **extra}
+        self.annotations.append(ann)
+        self._index.annotations[ann["id"]] = ann
+        self._index.by_image[image_id].append(ann)
+        self._touch()
+        return ann["id"]
+
+    def insert_annotation(self, index: int, ann: dict) -> None:
+        """Put `ann` (e.g. the dict remove_annotation returned) back at position `index`."""
+        if ann["id"] in self._index.annotations:
+            raise ValueError(f"annotation id {ann['id']} is already in the document")
+        if not 0 <= index <= len(self.annotations):
+            raise IndexError(f"annotation index {index} out of range 0..{len(self.annotations)}")
+        image_id = ann["image_id"]
+        same_image = self._index.by_image[image_id]
+        self.category(ann["category_id"])
+        before = 0
+        if same_image:  # how many of this image's boxes come before `index` in the file
+            before = sum(1 for a in self.annotations[:index] if a["image_id"] == image_id)
+        self.annotations.insert(index, ann)
+        same_image.insert(before, ann)
+        self._index.annotations[ann["id"]] = ann
+        self._next_id["annotations"] = max(self._next_id["annotations"], ann["id"] + 1)
+        self._touch()
+
+    def remove_annotation(self, ann_id: int) -> tuple[int, dict]:
+        """Remove a box; returns (index in the file, the dict) for insert_annotation."""
+        ann = self.annotation(ann_id)
+        index = position(self.annotations, ann)
+        del self.annotations[index]
+        same_image = self._index.by_image[ann["image_id"]]
+        del same_image[position(same_image, ann)]
+        del self._index.annotations[ann_id]
+        self._touch()
+        return index, ann
+
+    def set_bbox(self, ann_id: int, bbox_xywh, *, area=None) -> list[float]:
+        """Move/resize a box and set area = w*h (or `area`); returns the old bbox.
+
+        Setting a box back to its load-time bbox (what an undo does) restores the load-time
+        values exactly, area included, so undoing every edit gives back the file as it was.
+        """
+        ann = self.annotation(ann_id)
+        bbox = _checked_bbox(bbox_xywh)
+        old = ann["bbox"]
+        first_bbox, first_area = self._load_geometry.setdefault(
+            ann_id, (list(old), ann.get("area", _MISSING)))
+        if area is None and bbox == [float(v) for v in first_bbox]:
+            ann["bbox"] = list(first_bbox)
+            if first_area is _MISSING:
+                ann.pop("area", None)
+            else:
+                ann["area"] = first_area
+        else:
+            ann["bbox"] = bbox
+            ann["area"] = bbox[2] * bbox[3] if area is None else area
+        self._touch()
+        return [float(v) for v in old]
+
+    def set_category(self, ann_id: int, category_id: int) -> int:
+        """Change a box's class; returns the old category id."""
+        ann = self.annotation(ann_id)
+        self.category(category_id)
+        old = ann["category_id"]
+        ann["category_id"] = category_id
+        self._touch()
+        return old
+
+    # --- undo records ---
+
+    def restore(self, record: dict) -> None:
+        """Undo remove_image, remove_category or merge_categories from the record they returned."""
+        op = record["op"]
+        if op in ("remove_category", "merge_categories"):
+            self.categories.insert(record["category_index"], record["category"])
+            for ann_id in record["moved"]:
+                self._index.annotations[ann_id]["category_id"] = record["category"]["id"]
+        elif op == "remove_image":
+            self.images.insert(record["image_index"], record["image"])
+        else:
+            raise ValueError(f"unknown undo record {op!r}")
+        reinsert(self.annotations, record["removed"])
+        self._index.rebuild(self.data)
+        self._touch()
+
+    undo_merge = restore
+
+    def reapply(self, record: dict) -> dict:
+        """Redo the edit a record came from (after `restore`); returns an equal new record."""
+        op, target = record["op"], record.get("target_id")
+        if op == "remove_image":
+            return self.remove_image(record["image"]["id"])
+        if op == "merge_categories":
+            return self.merge_categories(record["category"]["id"], target)
+        if op == "remove_category":
+            return self.remove_category(record["category"]["id"], boxes=record["boxes"],
+                                        target_id=target)
+        raise ValueError(f"unknown undo record {op!r}")
+
+    # --- saving ---
+
+    def to_json(self) -> dict:
+        """A deep copy of the whole COCO object, safe to change or hand to other libraries."""
+        return copy.deepcopy(self.data)
+
+    def save(self, path=None, *, force: bool = False, backup: bool = True) -> None:
+        """Write atomically to `path` (default: where it was loaded from / last saved).
+
+        Raises DiskChangedError if the file changed on disk since then (unless `force`), and
+        DatasetError if writing fails; in both cases the file and the edits stay as they were.
+        """
+        target = Path(path) if path is not None else self.path
+        if target is None:
+            raise DatasetError("unsaved document: give a file name to save to")
+        same_file = self.path is not None and os.path.abspath(target) == os.path.abspath(self.path)
+        payload = self._format.dumps(self.data).encode("utf-8")
+        self._disk = write_atomic(target, payload, expected=self._disk if same_file else None,
+                                  force=force, backup=backup)
+        self.path = target
+        self.saved_revision = self.revision
