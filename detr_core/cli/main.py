@@ -12,6 +12,7 @@ from ..errors import WorkbenchError
 # name -> module; modules are imported only when their command (or --help) is asked for.
 COMMANDS: dict[str, str] = {
     "detect": "detr_core.cli.detect",
+    "coco": "detr_core.cli.coco",
 }
 
 

@@ -2,7 +2,8 @@
 split, merge and count. See document.py for the edit/undo contract and io.py for saving."""
 from .document import CocoDocument
 from .io import DiskChangedError, find_image_root
-from .split_merge import MergeResult, SplitResult, merge_documents, split_document
+from .merge import MergeResult, merge_documents
+from .split import SplitResult, split_document
 from .stats import document_stats
 from .validate import LoadReport, validate
 

@@ -45,14 +45,15 @@ class CocoDocument(CategoryEditsMixin):
     """A COCO instances document. `path` is the JSON file; image file_name values are relative to
     `image_root`. `revision` counts edits; `dirty` is True while it differs from the saved one."""
 
-    def __init__(self, data: dict, image_root, path=None, *, format: JsonFormat = _NEW_FORMAT,
-                 disk: DiskState | None = None):
+    def __init__(self, data: dict, image_root, path=None, *,
+                 json_format: JsonFormat = _NEW_FORMAT, disk: DiskState | None = None):
+        """Wrap an already checked COCO object (use `load` or `new` to get one checked)."""
         self.data = data
-        self.path = Path(path) if path is not None else None
+        self.path = Path(path).absolute() if path is not None else None
         self._image_root = Path(image_root).absolute()
         self.revision = 0
         self.saved_revision = 0
-        self._format = format
+        self._format = json_format
         self._disk = disk
         self._index = CocoIndex(data)
         self._next_id = {kind: max((r["id"] for r in data[kind]), default=0) + 1
@@ -69,7 +70,8 @@ class CocoDocument(CategoryEditsMixin):
         loaded = read_coco(path, image_root, strict=strict)
         if loaded.report.problems:
             raise DatasetError(loaded.report.problem_line())
-        doc = cls(loaded.data, loaded.image_root, path, format=loaded.format, disk=loaded.state)
+        doc = cls(loaded.data, loaded.image_root, path, json_format=loaded.format,
+                  disk=loaded.state)
         return doc, loaded.report
 
     @classmethod
@@ -317,5 +319,5 @@ class CocoDocument(CategoryEditsMixin):
         payload = self._format.dumps(self.data).encode("utf-8")
         self._disk = write_atomic(target, payload, expected=self._disk if same_file else None,
                                   force=force, backup=backup)
-        self.path = target
+        self.path = target.absolute()
         self.saved_revision = self.revision

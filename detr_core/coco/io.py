@@ -23,6 +23,7 @@ from .validate import LoadReport, apply_fixes, validate
 _NEW_FILE_MODE = 0o644
 _SAMPLE = 20  # file names tried per candidate image folder
 _MAX_SIBLINGS = 50
+_ANNOTATION_FOLDERS = ("annotations", "annotation", "labels")
 
 
 class DiskChangedError(DatasetError):
@@ -140,7 +141,8 @@ def find_image_root(json_path: Path, data, image_root=None) -> tuple[Path, str]:
 
     Given explicitly: that folder. Otherwise the first of these where the most of a sample of the
     file names exist: the JSON's folder, its `images/` subfolder, its parent folder, the parent's
-    `images/`, then every sibling folder of the JSON's folder (alphabetically) — which finds
+    `images/`, then — only when the JSON's folder is called `annotations` (or `annotation`,
+    `labels`) as in the COCO layout — every sibling folder (alphabetically), which finds
     `train2017/` next to `annotations/instances_train2017.json`. If none holds any, the JSON's
     folder (images may be copied there later).
     """
@@ -156,11 +158,12 @@ def find_image_root(json_path: Path, data, image_root=None) -> tuple[Path, str]:
     step = max(1, len(names) // _SAMPLE)
     sample = names[::step][:_SAMPLE]
     candidates = [json_dir, json_dir / "images", json_dir.parent, json_dir.parent / "images"]
-    try:
-        siblings = sorted(p for p in json_dir.parent.iterdir() if p.is_dir() and p != json_dir)
-    except OSError:
-        siblings = []
-    candidates += [p for p in siblings[:_MAX_SIBLINGS] if p not in candidates]
+    if json_dir.name.lower() in _ANNOTATION_FOLDERS:  # COCO layout: annotations/ + train2017/
+        try:
+            siblings = sorted(p for p in json_dir.parent.iterdir() if p.is_dir() and p != json_dir)
+        except OSError:
+            siblings = []
+        candidates += [p for p in siblings[:_MAX_SIBLINGS] if p not in candidates]
     best, best_found = json_dir, 0
     for folder in candidates:
         found = sum((folder / name).is_file() for name in sample)
