@@ -38,6 +38,26 @@ class DiskState:
     sha256: str
 
 
+def _separators(head: str) -> tuple[str, str]:
+    """The item and key separators of single-line JSON: the first ',' and ':' outside strings."""
+    found = {",": ", ", ":": ": "}  # json.dumps' defaults when the head has none
+    seen, in_string, escaped = set(), False, False
+    for i, ch in enumerate(head):
+        if escaped:
+            escaped = False
+        elif in_string:
+            escaped = ch == "\\"
+            in_string = ch != '"'
+        elif ch == '"':
+            in_string = True
+        elif ch in found and ch not in seen:
+            seen.add(ch)
+            found[ch] = ch + " " if head[i + 1:i + 2] == " " else ch
+            if len(seen) == 2:
+                break
+    return found[","], found[":"]
+
+
 @dataclass(frozen=True)
 class JsonFormat:
     """How a file was written, so a save changes only what was edited (no whole-file diffs)."""
@@ -57,10 +77,7 @@ class JsonFormat:
             pad = second[: len(second) - len(second.lstrip(" \t"))]
             indent = pad if pad.startswith("\t") else len(pad)
             return cls(indent, (",", ": "), ensure_ascii, newline)
-        head = body[:4096]
-        item = ", " if ", " in head or not ("," in head) else ","
-        key = ": " if '": ' in head else ":"
-        return cls(None, (item, key), ensure_ascii, newline)
+        return cls(None, _separators(body[:65536]), ensure_ascii, newline)
 
     def dumps(self, data) -> str:
         text = json.dumps(data, indent=self.indent, separators=self.separators,

@@ -52,11 +52,18 @@ class Fixes:
 
 
 def is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    """An integer, not a bool (JSON true is not an id). `type(...) is` is faster on 100k boxes."""
+    return type(value) is int or (isinstance(value, int) and not isinstance(value, bool))
 
 
 def is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite int or float, not a bool."""
+    kind = type(value)
+    if kind is int:
+        return True
+    if kind is float:
+        return math.isfinite(value)
+    return is_int(value) or (isinstance(value, float) and math.isfinite(value))
 
 
 def _short(value, limit: int = 40) -> str:
@@ -75,7 +82,8 @@ def id_problem(value, what: str) -> str | None:
 
 def bbox_problem(bbox) -> str | None:
     """Why `bbox` is not [x, y, w, h] with finite numbers and w, h >= 0, or None when it is."""
-    if not isinstance(bbox, (list, tuple)) or len(bbox) != 4 or not all(map(is_number, bbox)):
+    if not isinstance(bbox, (list, tuple)) or len(bbox) != 4 or not (
+            is_number(bbox[0]) and is_number(bbox[1]) and is_number(bbox[2]) and is_number(bbox[3])):
         return f"bbox must be 4 numbers [x, y, width, height], got {_short(bbox)}"
     if bbox[2] < 0 or bbox[3] < 0:
         return f"bbox {_short(list(bbox))} has a negative width or height"

@@ -181,13 +181,14 @@ def test_save_as_moves_the_document(saved, tmp_path):
 @pytest.mark.parametrize("dump", [
     lambda d: json.dumps(d),
     lambda d: json.dumps(d, separators=(",", ":")),
+    lambda d: json.dumps(d, separators=(",", ": ")),
     lambda d: json.dumps(d, indent=4) + "\n",
     lambda d: json.dumps(d, indent="\t"),
     lambda d: json.dumps(d, indent=1, ensure_ascii=True),
     lambda d: json.dumps(d, indent=2, ensure_ascii=False) + "\n",
 ])
 def test_formatting_is_kept(tmp_path, dump):
-    data = small_coco()
+    data = {"info": {"description": "made by a, b: c \\\" d, e"}, **small_coco()}
     data["categories"][0]["name"] = "café ☕"
     path = tmp_path / "f.json"
     path.write_bytes(dump(data).encode("utf-8"))
