@@ -1,0 +1,91 @@
+"""Every command of the window with its keys, in one table: the window builds its QActions
+and menus from it, and the shortcut sheet (F1) lists it, so the sheet cannot miss a key.
+
+Single-letter keys are window shortcuts; a text field with focus keeps its typing (Qt lets line
+edits override them). Keys the canvas handles itself are in CANVAS_KEYS.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QWidget
+
+from .icons import icon
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    name: str
+    text: str
+    keys: tuple[str, ...] = ()
+    icon: str = ""
+    menu: str = "File"  # menu it goes in, and the section of the shortcut sheet
+    checkable: bool = False
+    tip: str = ""
+
+
+ACTIONS: tuple[ActionSpec, ...] = (
+    ActionSpec("open_image", "Open &Image…", ("Ctrl+O",), "open-image", "File", tip="Open an image (and its folder)"),
+    ActionSpec("open_folder", "Open &Folder…", ("Ctrl+Shift+O",), "open-folder", "File",
+               tip="Open every image in a folder, recursively"),
+    ActionSpec("open_json", "Open &COCO JSON…", ("Ctrl+J",), "open-json", "File", tip="Open a COCO instances file"),
+    ActionSpec("save", "&Save", ("Ctrl+S",), "save", "File", tip="Save the COCO JSON"),
+    ActionSpec("save_as", "Save &As…", ("Ctrl+Shift+S",), "", "File"),
+    ActionSpec("close_document", "&Close", ("Ctrl+W",), "", "File"),
+    ActionSpec("quit", "&Quit", ("Ctrl+Q",), "", "File"),
+    ActionSpec("undo", "&Undo", ("Ctrl+Z",), "undo", "Edit"),
+    ActionSpec("redo", "&Redo", ("Ctrl+Shift+Z", "Ctrl+Y"), "redo", "Edit"),
+    ActionSpec("draw_box", "&Draw Box", ("R", "W"), "draw-box", "Edit", tip="Drag a box, then pick its class"),
+    ActionSpec("change_class", "Change &Class…", ("C",), "change-class", "Edit",
+               tip="Pick the class of the selected boxes from a searchable list"),
+    ActionSpec("duplicate", "D&uplicate Boxes", ("Ctrl+D",), "duplicate", "Edit"),
+    ActionSpec("delete", "&Delete Boxes", ("Delete", "Backspace"), "delete", "Edit"),
+    ActionSpec("select_all", "Select &All Boxes", ("Ctrl+A",), "", "Edit"),
+    *(ActionSpec(f"class_{n}", f"Class {n}", (str(n),), "", "Edit",
+                 tip=f"Set the selected boxes to the class numbered {n}") for n in range(1, 10)),
+    ActionSpec("next_image", "&Next Image", ("D",), "next", "Go"),
+    ActionSpec("previous_image", "&Previous Image", ("A",), "previous", "Go"),
+    ActionSpec("next_unreviewed", "Next &Unreviewed Image", ("N",), "next-unreviewed", "Go"),
+    ActionSpec("mark_reviewed", "Mark &Reviewed", ("Space",), "reviewed", "Go",
+               tip="The boxes of this image are checked (a short tap on the canvas)"),
+    ActionSpec("advance_after_review", "Go to Next Unreviewed After Marking", (), "", "Go", checkable=True),
+    ActionSpec("zoom_in", "Zoom &In", ("Ctrl+=", "Ctrl++"), "zoom-in", "View"),
+    ActionSpec("zoom_out", "Zoom &Out", ("Ctrl+-",), "zoom-out", "View"),
+    ActionSpec("zoom_fit", "&Fit Image", ("Ctrl+F",), "zoom-fit", "View"),
+    ActionSpec("zoom_100", "&Actual Pixels (100 %)", ("Ctrl+0",), "zoom-100", "View"),
+    ActionSpec("toggle_boxes", "&Hide All Boxes", ("H",), "visibility", "View", checkable=True),
+    ActionSpec("shortcuts", "&Keyboard Shortcuts", ("F1",), "keyboard", "Help"),
+    ActionSpec("about", "&About DETR Workbench", (), "", "Help"),
+)
+
+CANVAS_KEYS: tuple[tuple[str, str], ...] = (
+    ("Mouse wheel", "Zoom at the cursor"),
+    ("Space + drag, or middle-button drag", "Pan"),
+    ("Space (short tap on the canvas)", "Mark the image reviewed"),
+    ("Click · Ctrl+click · drag on empty area", "Select a box · add/remove one · select in a rectangle"),
+    ("Drag a box · drag one of its 8 handles", "Move · resize (stays inside the image)"),
+    ("Arrow keys · Shift+arrow keys", "Nudge the selected boxes by 1 px · 10 px"),
+    ("Esc", "Cancel drawing, close the class list, or clear the selection"),
+    ("Class list: type · ↑ ↓ · Enter · 1–9", "Search or name a new class · move · accept · pick directly"),
+    ("Drop a file or folder on the window", "Open it"),
+)
+
+
+def build_actions(parent: QWidget) -> dict[str, QAction]:
+    """One QAction per ACTIONS row, with its keys, icon and tip; not yet connected."""
+    actions = {}
+    for spec in ACTIONS:
+        action = QAction(spec.text, parent)
+        if spec.icon:
+            action.setIcon(icon(spec.icon))
+        action.setObjectName(spec.name)
+        action.setShortcuts([QKeySequence(k) for k in spec.keys])
+        action.setCheckable(spec.checkable)
+        tip = spec.tip or spec.text.replace("&", "").rstrip("…")
+        if spec.keys:
+            tip += f" ({' / '.join(spec.keys)})"
+        action.setToolTip(tip)
+        action.setStatusTip(tip)
+        actions[spec.name] = action
+    return actions

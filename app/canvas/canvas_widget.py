@@ -1,0 +1,463 @@
+"""CanvasWidget: the current image with its boxes; zoom, pan, draw, select, move, resize.
+
+Scene coordinates are image pixels (see layers.py for the overlay layers other docks use).
+Mouse and keys:
+  wheel zoom (under the cursor); Space+drag or middle-drag pan; a short Space tap marks the
+  image reviewed; in draw mode (R/W) drag a box, then pick its class; in select mode click,
+  Ctrl+click or drag a rubber band to select, drag a box to move it, drag a handle to resize;
+  arrow keys nudge the selection 1 px (Shift: 10 px); Esc cancels or clears the selection.
+"""
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal, Slot
+from PySide6.QtGui import QColor, QImage, QKeyEvent, QMouseEvent, QPainter, QPen, QPixmap, QWheelEvent
+from PySide6.QtWidgets import (QFrame, QGraphicsItem, QGraphicsLineItem, QGraphicsPixmapItem,
+                               QGraphicsRectItem, QGraphicsScene, QGraphicsView, QLabel)
+
+from .box_item import BoxItem
+from .class_picker import ClassPickerWidget
+from .layers import STANDARD_LAYERS, LayerItem
+
+MIN_ZOOM, MAX_ZOOM = 0.01, 64.0
+WHEEL_STEP = 1.2  # zoom factor per wheel notch
+KEY_STEP = 1.25  # zoom factor per Ctrl+= / Ctrl+-
+MIN_DRAWN = 2.0  # a drawn box smaller than this (image px) is treated as a stray click
+SPACE_TAP_SECONDS = 0.35
+_ARROWS = {Qt.Key.Key_Left: (-1, 0), Qt.Key.Key_Right: (1, 0), Qt.Key.Key_Up: (0, -1), Qt.Key.Key_Down: (0, 1)}
+
+
+class CanvasWidget(QGraphicsView):
+    zoom_changed = Signal(float)  # view pixels per image pixel
+    cursor_moved = Signal(float, float, bool)  # image x, y, whether over the image
+    box_size_changed = Signal(float, float)  # while drawing / resizing (image px); -1, -1 after
+    mode_changed = Signal(str)  # "select" or "draw"
+
+    def __init__(self, state, parent=None):
+        super().__init__(parent)
+        self.state = state
+        self.setScene(QGraphicsScene(self))
+        self._layers: dict[str, LayerItem] = {}
+        for name, z in STANDARD_LAYERS.items():
+            self.add_layer(name, z)
+        self._pixmap_item = QGraphicsPixmapItem(self.layer("image"))
+        self._pixmap_item.setShapeMode(QGraphicsPixmapItem.ShapeMode.BoundingRectShape)
+        self._items: dict[int, BoxItem] = {}
+        self._retired: list[BoxItem] = []  # removed items kept alive until the next update
+        self._image_rect = QRectF()
+        self._mode, self._fit = "select", True
+        self._syncing = False
+        self._pan_from: QPoint | None = None
+        self._space_down, self._space_since, self._space_panned = False, 0.0, False
+        self._draw_from: QPointF | None = None
+        self._pending: QRectF | None = None  # a drawn box waiting for its class
+        self._picker_purpose = ""
+        self._setup_view()
+        self._setup_tools()
+        self._setup_picker()
+        self._connect_state()
+
+    # -- set-up -----------------------------------------------------------------------------------
+    def _setup_view(self) -> None:
+        self.setBackgroundBrush(QColor("#2b2d30"))
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.FullViewportUpdate)
+        self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setAcceptDrops(False)  # drops go to the window, which opens them
+        self.viewport().setAcceptDrops(False)
+        self._notice = QLabel(self.viewport())
+        self._notice.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._notice.setWordWrap(True)
+        self._notice.setStyleSheet("color: #c8ccd2; font-size: 14px; background: transparent;")
+        self._notice.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self._set_notice("Open an image, a folder or a COCO JSON file\n(Ctrl+O, Ctrl+Shift+O, "
+                         "Ctrl+J), or drop it here.")
+        self.scene().selectionChanged.connect(self._on_scene_selection_changed)
+
+    def _setup_tools(self) -> None:
+        pen = QPen(QColor("#ffffff"), 1, Qt.PenStyle.DashLine)
+        pen.setCosmetic(True)
+        self._rubber = QGraphicsRectItem(self.layer("tools"))
+        self._rubber.setPen(pen)
+        self._rubber.setBrush(QColor(255, 255, 255, 40))
+        self._rubber.hide()
+        guide = QPen(QColor(255, 255, 255, 150), 1, Qt.PenStyle.DotLine)
+        guide.setCosmetic(True)
+        self._guides = (QGraphicsLineItem(self.layer("tools")), QGraphicsLineItem(self.layer("tools")))
+        for line in self._guides:
+            line.setPen(guide)
+            line.hide()
+
+    def _setup_picker(self) -> None:
+        self.picker = ClassPickerWidget(self)
+        self.picker.picked.connect(self._on_picker_picked)
+        self.picker.create_requested.connect(self._on_picker_create_requested)
+        self.picker.cancelled.connect(self._on_picker_cancelled)
+
+    def _connect_state(self) -> None:
+        s = self.state
+        s.document_opened.connect(self._on_state_document_opened)
+        s.current_changed.connect(self._on_state_current_changed)
+        s.image_loaded.connect(self._on_state_image_loaded)
+        s.image_failed.connect(self._on_state_image_failed)
+        s.annotations_changed.connect(self._on_state_annotations_changed)
+        s.categories_changed.connect(self.refresh_boxes)
+        s.visibility_changed.connect(self.refresh_boxes)
+        s.selection_changed.connect(self._on_state_selection_changed)
+
+    # -- public API ---------------------------------------------------------------------------------
+    def layer(self, name: str) -> LayerItem:
+        """The parent item of layer `name`; children are placed in image-pixel coordinates."""
+        return self._layers[name]
+
+    def add_layer(self, name: str, z: float) -> LayerItem:
+        """A new overlay layer (e.g. from the model dock); z orders it among STANDARD_LAYERS."""
+        if name not in self._layers:
+            self._layers[name] = LayerItem(name, z)
+            self.scene().addItem(self._layers[name])
+        return self._layers[name]
+
+    def image_rect(self) -> QRectF:
+        return QRectF(self._image_rect)
+
+    def mode(self) -> str:
+        return self._mode
+
+    def zoom(self) -> float:
+        return self.transform().m11()
+
+    def box_items(self) -> dict[int, BoxItem]:
+        return dict(self._items)
+
+    def start_drawing(self) -> None:
+        if self._image_rect.isEmpty():
+            self.state.message.emit("No image to draw on.")
+            return
+        self._set_mode("draw")
+        self.setFocus()
+
+    def change_class(self) -> None:
+        """Open the class picker for the selected boxes (C)."""
+        chosen = [self._items[i] for i in self.state.selection if i in self._items]
+        if not chosen:
+            self.state.message.emit("Select a box first.")
+            return
+        anchor = self.mapFromScene(chosen[0].rect().bottomLeft())
+        current = self._category_of(chosen[0].ann_id)
+        self._open_picker(anchor, current, "Change class", "change")
+
+    def cancel(self) -> None:
+        """Esc: stop drawing, close the picker, or clear the selection."""
+        if self.picker.isVisible():
+            self.picker.cancel()
+        elif self._draw_from is not None or self._mode == "draw":
+            self._end_drawing()
+        else:
+            self.state.set_selection([])
+
+    def zoom_in(self) -> None:
+        self._zoom_by(KEY_STEP, anchor_center=True)
+
+    def zoom_out(self) -> None:
+        self._zoom_by(1 / KEY_STEP, anchor_center=True)
+
+    def zoom_fit(self) -> None:
+        self._fit = True
+        if not self._image_rect.isEmpty():
+            self.fitInView(self._image_rect, Qt.AspectRatioMode.KeepAspectRatio)
+        self._zoom_updated()
+
+    def zoom_actual(self) -> None:
+        """100 %: one image pixel per screen pixel."""
+        self._zoom_by(1.0 / max(self.zoom(), 1e-9), anchor_center=True)
+
+    # -- zoom -------------------------------------------------------------------------------------
+    def _zoom_by(self, factor: float, anchor_center: bool = False) -> None:
+        target = min(max(self.zoom() * factor, MIN_ZOOM), MAX_ZOOM)
+        factor = target / max(self.zoom(), 1e-9)
+        if anchor_center:
+            self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.scale(factor, factor)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self._fit = False
+        self._zoom_updated()
+
+    def _zoom_updated(self) -> None:
+        zoom = self.zoom()
+        for item in self._items.values():
+            item.set_view_scale(zoom)
+        mode = Qt.TransformationMode.SmoothTransformation if zoom < 2 else Qt.TransformationMode.FastTransformation
+        self._pixmap_item.setTransformationMode(mode)
+        self.zoom_changed.emit(zoom)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        steps = event.angleDelta().y() / 120.0
+        if steps:
+            self._zoom_by(WHEEL_STEP ** steps)
+        event.accept()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._notice.setGeometry(self.viewport().rect().adjusted(20, 20, -20, -20))
+        if self._fit:
+            self.zoom_fit()
+
+    # -- state -> picture ---------------------------------------------------------------------------
+    @Slot()
+    def _on_state_document_opened(self) -> None:
+        self._clear_image()
+        if self.state.document is None:
+            self._set_notice("Open an image, a folder or a COCO JSON file, or drop it here.")
+
+    @Slot(int)
+    def _on_state_current_changed(self, row: int) -> None:
+        self._end_drawing()
+        self.picker.hide()
+        self._clear_image()
+        if row >= 0:
+            self._set_notice(f"Loading {self.state.entry(row).name} …")
+
+    @Slot(int, QImage)
+    def _on_state_image_loaded(self, row: int, picture: QImage) -> None:
+        self._pixmap_item.setPixmap(QPixmap.fromImage(picture))
+        self._image_rect = QRectF(0, 0, picture.width(), picture.height())
+        self.setSceneRect(self._image_rect)
+        self._set_notice("")
+        self.refresh_boxes()
+        if self._fit:
+            self.zoom_fit()
+        else:
+            self._zoom_updated()
+
+    @Slot(int, str)
+    def _on_state_image_failed(self, row: int, message: str) -> None:
+        self._clear_image()
+        self._set_notice(f"⚠  This image cannot be shown.\n\n{message}")
+
+    @Slot(int)
+    def _on_state_annotations_changed(self, image_id: int) -> None:
+        entry = self.state.current_entry()
+        if entry is not None and entry.image_id == image_id:
+            self.refresh_boxes()
+
+    @Slot()
+    def refresh_boxes(self) -> None:
+        """Make the box items match the document: update in place, add new, retire removed."""
+        self._retired.clear()
+        wanted: dict[int, dict] = {}
+        if not self._image_rect.isEmpty():
+            wanted = {a["id"]: a for a in self.state.current_annotations()
+                      if self.state.is_category_visible(a["category_id"])}
+        self._syncing = True
+        for ann_id in [i for i in self._items if i not in wanted]:
+            item = self._items.pop(ann_id)
+            self.scene().removeItem(item)
+            self._retired.append(item)
+        zoom = self.zoom()
+        for ann_id, ann in wanted.items():
+            rect = QRectF(*ann["bbox"])
+            color = self.state.category_color(ann["category_id"])
+            name = self.state.category_name(ann["category_id"])
+            item = self._items.get(ann_id)
+            if item is None:
+                item = BoxItem(ann_id, rect, color, name, self._image_rect,
+                               self._on_box_committed, self._on_box_preview)
+                item.setParentItem(self.layer("annotations"))
+                self._items[ann_id] = item
+            else:
+                item.update_look(rect, color, name)
+            item.set_view_scale(zoom)
+            item.setSelected(ann_id in self.state.selection)
+        self._syncing = False
+
+    def _clear_image(self) -> None:
+        self._pixmap_item.setPixmap(QPixmap())
+        self._image_rect = QRectF()
+        self.setSceneRect(QRectF(0, 0, 1, 1))
+        self.refresh_boxes()
+
+    def _set_notice(self, text: str) -> None:
+        self._notice.setText(text)
+        self._notice.setVisible(bool(text))
+        self._notice.setGeometry(self.viewport().rect().adjusted(20, 20, -20, -20))
+
+    # -- selection --------------------------------------------------------------------------------
+    @Slot()
+    def _on_scene_selection_changed(self) -> None:
+        if not self._syncing:
+            ids = [i.ann_id for i in self.scene().selectedItems() if isinstance(i, BoxItem)]
+            self.state.set_selection(sorted(ids))
+
+    @Slot(list)
+    def _on_state_selection_changed(self, ids: list) -> None:
+        self._syncing = True
+        for ann_id, item in self._items.items():
+            item.setSelected(ann_id in ids)
+        self._syncing = False
+
+    def _category_of(self, ann_id: int) -> int | None:
+        return next((a["category_id"] for a in self.state.current_annotations() if a["id"] == ann_id), None)
+
+    # -- box edits from items -------------------------------------------------------------------------
+    def _on_box_committed(self, changed: dict[int, QRectF]) -> None:
+        self.state.set_bboxes({i: [r.x(), r.y(), r.width(), r.height()] for i, r in changed.items()})
+
+    def _on_box_preview(self, rect: QRectF | None) -> None:
+        if rect is None:
+            self.box_size_changed.emit(-1.0, -1.0)
+        else:
+            self.box_size_changed.emit(rect.width(), rect.height())
+
+    # -- drawing ----------------------------------------------------------------------------------
+    def _set_mode(self, mode: str) -> None:
+        if mode != self._mode:
+            self._mode = mode
+            drawing = mode == "draw"
+            self.setDragMode(QGraphicsView.DragMode.NoDrag if drawing else QGraphicsView.DragMode.RubberBandDrag)
+            self.viewport().setCursor(Qt.CursorShape.CrossCursor if drawing else Qt.CursorShape.ArrowCursor)
+            for line in self._guides:
+                line.setVisible(drawing)
+            self.mode_changed.emit(mode)
+
+    def _end_drawing(self) -> None:
+        self._draw_from, self._pending = None, None
+        self._rubber.hide()
+        self._set_mode("select")
+        self.box_size_changed.emit(-1.0, -1.0)
+
+    def _clamp(self, p: QPointF) -> QPointF:
+        r = self._image_rect
+        return QPointF(min(max(p.x(), r.left()), r.right()), min(max(p.y(), r.top()), r.bottom()))
+
+    def _open_picker(self, at: QPoint, current: int | None, title: str, purpose: str) -> None:
+        cats = [(c["id"], c["name"], self.state.category_color(c["id"])) for c in self.state.categories()]
+        self._picker_purpose = purpose
+        self.picker.open_at(at + QPoint(8, 8), cats, current, title)
+
+    @Slot(int)
+    def _on_picker_picked(self, category_id: int) -> None:
+        if self._picker_purpose == "new" and self._pending is not None:
+            r = self._pending
+            self._end_drawing()
+            self.state.add_box([r.x(), r.y(), r.width(), r.height()], category_id)
+        elif self._picker_purpose == "change":
+            self.state.set_selection_category(category_id)
+        self.setFocus()
+
+    @Slot(str)
+    def _on_picker_create_requested(self, name: str) -> None:
+        if self._picker_purpose == "new" and self._pending is not None:
+            r = self._pending
+            self._end_drawing()
+            self.state.add_box_with_new_category([r.x(), r.y(), r.width(), r.height()], name)
+        elif self._picker_purpose == "change":
+            self.state.undo_stack.beginMacro(f"Set class to {name}")
+            category_id = self.state.add_category(name)
+            if category_id is not None:
+                self.state.set_selection_category(category_id)
+            self.state.undo_stack.endMacro()
+        self.setFocus()
+
+    @Slot()
+    def _on_picker_cancelled(self) -> None:
+        if self._picker_purpose == "new":
+            self._end_drawing()
+        self.setFocus()
+
+    # -- mouse ------------------------------------------------------------------------------------
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if self.picker.isVisible():
+            self.picker.cancel()
+            return
+        button = event.button()
+        if button == Qt.MouseButton.MiddleButton or (button == Qt.MouseButton.LeftButton and self._space_down):
+            self._pan_from, self._space_panned = event.position().toPoint(), True
+            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+            return
+        if self._mode == "draw" and button == Qt.MouseButton.LeftButton and not self._image_rect.isEmpty():
+            self._draw_from = self._clamp(self.mapToScene(event.position().toPoint()))
+            self._rubber.setRect(QRectF(self._draw_from, self._draw_from))
+            self._rubber.show()
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        pos = event.position().toPoint()
+        scene_pos = self.mapToScene(pos)
+        self.cursor_moved.emit(scene_pos.x(), scene_pos.y(), self._image_rect.contains(scene_pos))
+        if self._pan_from is not None:
+            delta = pos - self._pan_from
+            self._pan_from = pos
+            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - delta.x())
+            self.verticalScrollBar().setValue(self.verticalScrollBar().value() - delta.y())
+            return
+        if self._mode == "draw":
+            p, r = self._clamp(scene_pos), self._image_rect
+            self._guides[0].setLine(r.left(), p.y(), r.right(), p.y())
+            self._guides[1].setLine(p.x(), r.top(), p.x(), r.bottom())
+        if self._draw_from is not None:
+            rect = QRectF(self._draw_from, self._clamp(scene_pos)).normalized()
+            self._rubber.setRect(rect)
+            self.box_size_changed.emit(rect.width(), rect.height())
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if self._pan_from is not None and event.button() in (Qt.MouseButton.MiddleButton, Qt.MouseButton.LeftButton):
+            self._pan_from = None
+            hand = Qt.CursorShape.OpenHandCursor if self._space_down else Qt.CursorShape.ArrowCursor
+            self.viewport().setCursor(Qt.CursorShape.CrossCursor if self._mode == "draw" else hand)
+            return
+        if self._draw_from is not None and event.button() == Qt.MouseButton.LeftButton:
+            rect = QRectF(self._draw_from, self._clamp(self.mapToScene(event.position().toPoint()))).normalized()
+            self._draw_from = None
+            if rect.width() < MIN_DRAWN or rect.height() < MIN_DRAWN:
+                self._rubber.hide()
+                return  # a stray click: stay in draw mode
+            self._pending = rect
+            self._rubber.setRect(rect)
+            self._open_picker(event.position().toPoint(), self.state.last_category_id, "Class of the new box", "new")
+            return
+        super().mouseReleaseEvent(event)
+
+    # -- keys -------------------------------------------------------------------------------------
+    def event(self, event: QEvent) -> bool:
+        # Space belongs to the canvas (tap: reviewed, hold: pan); arrows nudge boxes.
+        if event.type() == QEvent.Type.ShortcutOverride and not (event.modifiers() & ~Qt.KeyboardModifier.ShiftModifier):
+            if event.key() == Qt.Key.Key_Space or (event.key() in _ARROWS and self.state.selection):
+                event.accept()
+                return True
+        return super().event(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key = event.key()
+        if key == Qt.Key.Key_Space:
+            if not event.isAutoRepeat():
+                self._space_down, self._space_since, self._space_panned = True, time.monotonic(), False
+                if self._mode != "draw":
+                    self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+            return
+        if key in _ARROWS and self.state.selection:
+            step = 10.0 if event.modifiers() & Qt.KeyboardModifier.ShiftModifier else 1.0
+            dx, dy = _ARROWS[key]
+            self.state.nudge_selection(dx * step, dy * step)
+            return
+        if key == Qt.Key.Key_Escape:
+            self.cancel()
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            tap = not self._space_panned and time.monotonic() - self._space_since < SPACE_TAP_SECONDS
+            self._space_down = False
+            self.viewport().setCursor(Qt.CursorShape.CrossCursor if self._mode == "draw" else Qt.CursorShape.ArrowCursor)
+            if tap:
+                self.state.mark_reviewed()
+            return
+        super().keyReleaseEvent(event)

@@ -1,0 +1,45 @@
+"""`run_gui(argv)`: the workbench window, for `python main.py [PATH]` and `detr-workbench [PATH]`.
+
+PATH may be an image, a folder of images or a COCO JSON file (`--image-root` says where the
+JSON's images are when they are not next to it). Without PATH, work autosaved by a session
+that crashed is offered first.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from PySide6.QtCore import QCoreApplication, QTimer
+from PySide6.QtWidgets import QApplication
+
+from .icons import icon
+from .main_window import APP_NAME, MainWindow
+
+log = logging.getLogger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="detr-workbench", description=f"{APP_NAME}: open the window.")
+    parser.add_argument("path", nargs="?", help="an image, a folder of images or a COCO .json file")
+    parser.add_argument("--image-root", help="folder the COCO file's image file names are relative to")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    return parser
+
+
+def run_gui(argv: list[str] | None = None) -> int:
+    """Open the window (and PATH, if given); returns the exit code when it closes."""
+    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    QCoreApplication.setOrganizationName(APP_NAME)
+    QCoreApplication.setApplicationName(APP_NAME)
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setWindowIcon(icon("app"))
+    window = MainWindow()
+    window.show()
+    if args.path:
+        QTimer.singleShot(0, lambda: window.session.open(args.path, args.image_root))
+    else:
+        QTimer.singleShot(0, window.flows.offer_startup_recovery)
+    return int(app.exec())

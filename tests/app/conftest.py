@@ -1,0 +1,26 @@
+"""Fixtures for the window tests: isolated settings, patched dialogs, a shown window."""
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QSettings
+
+from workbench_helpers import Dialogs, close_window, make_window
+
+
+@pytest.fixture
+def dialogs(monkeypatch) -> Dialogs:
+    return Dialogs(monkeypatch)
+
+
+@pytest.fixture
+def settings(tmp_path) -> QSettings:
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def window(qtbot, settings, tmp_path, dialogs):
+    win = make_window(qtbot, settings, tmp_path)
+    yield win
+    close_window(win, dialogs)
+
+
