@@ -23,13 +23,16 @@ class ClassesWidget(QWidget):
         self.search.setClearButtonEnabled(True)
         self.search.textChanged.connect(self._on_search_text_changed)
         self.tree = QTreeWidget()
-        self.tree.setHeaderLabels(["Class", "Boxes", "Supercategory"])
+        self.tree.setHeaderLabels(["Class", "Boxes", "Super"])
+        self.tree.headerItem().setToolTip(2, "Supercategory")
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.tree.setRootIsDecorated(False)
         self.tree.setUniformRowHeights(True)
         self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.tree.header().setStretchLastSection(False)
-        for column in (1, 2):
-            self.tree.header().setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        self.tree.header().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.tree.header().setSectionResizeMode(2, QHeaderView.ResizeMode.Interactive)
+        self.tree.header().resizeSection(2, 70)
         self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.tree.customContextMenuRequested.connect(self._on_tree_context_menu_requested)
         self.tree.itemChanged.connect(self._on_tree_item_changed)
@@ -82,7 +85,9 @@ class ClassesWidget(QWidget):
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             visible = cat["id"] not in self.state.hidden_categories
             item.setCheckState(0, Qt.CheckState.Checked if visible else Qt.CheckState.Unchecked)
-            item.setToolTip(0, "Untick to hide this class's boxes" + (f"; key {number}" if number <= 9 else ""))
+            item.setToolTip(0, f"{cat['name']} (id {cat['id']}"
+                                + (f", key {number}" if number <= 9 else "") + "). Untick to hide its boxes.")
+            item.setToolTip(2, str(cat.get("supercategory") or ""))
             item.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.tree.addTopLevelItem(item)
             if cat["id"] == chosen:
@@ -168,7 +173,7 @@ class ClassesWidget(QWidget):
     def set_supercategory_of_selected(self) -> None:
         category = self._chosen()
         if category:
-            value, current = None, str(category.get("supercategory") or "")
+            current = str(category.get("supercategory") or "")
             value = ask.ask_text(self, "Supercategory", f"Supercategory of “{category['name']}”:", current)
             if value is not None and value != current:
                 self.state.set_supercategory(category["id"], value)

@@ -73,7 +73,32 @@ class StateCommand(QUndoCommand):
             self.state.set_selection(selection)
 
 
-# -- boxes ----------------------------------------------------------------------------------------
+# -- images and boxes -----------------------------------------------------------------------------
+class AddImageCommand(StateCommand):
+    """Give a listed image its COCO record (done with its first edit). Undo removes the record,
+    so undoing every edit leaves the document exactly as it was."""
+
+    def __init__(self, state, row: int, width: int, height: int):
+        super().__init__(state, "Add image record")
+        self.row, self.size = row, (width, height)
+        self._record = None
+
+    def apply(self, first: bool) -> None:
+        if first:
+            image_id = self.doc.add_image(self.state.entries[self.row].path, *self.size)
+        else:
+            self.doc.restore(self._record)
+            image_id = self._record["image"]["id"]
+        self.state.attach_image_id(self.row, image_id)
+
+    def revert(self) -> None:
+        self._record = self.doc.remove_image(self.state.entries[self.row].image_id)
+        self.state.attach_image_id(self.row, None)
+
+    def notify(self, selection) -> None:
+        self.state.image_changed.emit(self.row)
+
+
 class AddBoxesCommand(StateCommand):
     marks_edited = True
 
@@ -259,7 +284,7 @@ class RecordCommand(StateCommand):
         self._record = None
 
     def apply(self, first: bool) -> None:
-        self._record = self._operation()
+        self._record = self._operation() if first else self.doc.reapply(self._record)
 
     def revert(self) -> None:
         self.doc.restore(self._record)

@@ -73,6 +73,7 @@ class MainWindow(QMainWindow):
         self.classes = ClassesWidget(self.state)
         self.docks = _Docks(self.add_dock(self.image_list, "Images", Qt.DockWidgetArea.LeftDockWidgetArea, "images"),
                             self.add_dock(self.classes, "Classes", Qt.DockWidgetArea.RightDockWidgetArea, "classes"))
+        self.resizeDocks(list(self.docks), [280, 300], Qt.Orientation.Horizontal)
 
     def _setup_actions(self) -> None:
         self.actions = build_actions(self)

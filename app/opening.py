@@ -116,7 +116,7 @@ def recover(opened: OpenResult, sidecar: Path) -> OpenResult:
         raise DatasetError(loaded.report.problem_line())
     original = opened.document
     path = original.path
-    document = CocoDocument(loaded.data, opened.root, path, format=original.json_format,
+    document = CocoDocument(loaded.data, opened.root, path, json_format=original.json_format,
                             disk=disk_state(path) if path is not None else None)
     files = list_images(opened.root) if opened.source.is_dir() or opened.source.parent == opened.root \
         else None

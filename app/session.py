@@ -11,8 +11,10 @@ not writable, to the app data folder). Each sidecar is listed in QSettings under
 "recovery/entries" until the work is saved or deliberately discarded, so after a crash the next
 start (or the next open of the same file or folder) offers to recover it.
 
-While a save or autosave serialises the document on its worker thread, `state.busy` is set and
-edits wait (they are refused with a message; in practice this lasts milliseconds).
+Small documents (up to SMALL_DOCUMENT boxes, a few MB of JSON) are saved on the GUI thread,
+and their autosave is serialised there (tens of milliseconds at most) and written by a worker, so
+editing never waits. Bigger documents are serialised and written on a worker; meanwhile
+`state.busy` is set and edits are refused with a message, and autosave runs on the timer only.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from PySide6.QtCore import QObject, QSettings, QStandardPaths, QTimer, Signal, S
 
 from detr_core.atomic import atomic_write
 from detr_core.coco import DiskChangedError
+from detr_core.errors import DatasetError, WorkbenchError
 
 from .opening import OpenResult, open_source, recover
 from .tasks import TaskRunner
@@ -33,6 +36,7 @@ from .tasks import TaskRunner
 log = logging.getLogger(__name__)
 
 AUTOSAVE_SECONDS = 30
+SMALL_DOCUMENT = 20_000  # boxes; above this, saving and autosave serialise on a worker
 SIDECAR_SUFFIX = ".autosave"
 _REGISTRY_KEY = "recovery/entries"
 
@@ -58,6 +62,7 @@ class DocumentSession(QObject):
                  fallback_dir: Path | None = None, parent: QObject | None = None):
         super().__init__(parent)
         self.state = state
+        self.small_document = SMALL_DOCUMENT
         self.settings = settings
         self.fallback_dir = fallback_dir or default_fallback_dir()
         self.opened_result: OpenResult | None = None
@@ -129,19 +134,38 @@ class DocumentSession(QObject):
 
     # -- saving -----------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike | None = None, force: bool = False) -> bool:
-        """Start saving to `path` (default: the document's own file). False if there is nothing
-        to save to yet (a folder never saved: the window asks where first) or a save is running."""
+        """Save to `path` (default: the document's own file); `saved`, `save_failed` or
+        `disk_changed` follow (at once for a small document). False if there is nothing to save
+        to yet (a folder never saved: the window asks where first) or a save is running."""
         doc = self.state.document
         if doc is None or self.runner.is_running("save"):
             return False
         target = Path(path) if path is not None else doc.path
         if target is None:
             return False
+        if self.is_small(doc):
+            try:
+                doc.save(target, force=force)
+            except DatasetError as e:  # DiskChangedError included; the file and edits are intact
+                self._on_save_failed(target, e)
+            else:
+                self._on_saved(target)
+            return True
         self.runner.wait()  # let a running autosave finish first
         self.state.set_busy(True)
         self._pending["save"] = target
         self.runner.start("save", lambda: doc.save(target, force=force))
         return True
+
+    def is_small(self, doc) -> bool:
+        return len(doc.annotations) <= self.small_document
+
+    def _on_save_failed(self, target: Path, error: Exception) -> None:
+        if isinstance(error, DiskChangedError):
+            self.disk_changed.emit(str(target))
+        else:
+            message = str(error) if isinstance(error, WorkbenchError) else f"{target}: {type(error).__name__}: {error}"
+            self.save_failed.emit(message)
 
     def is_saving(self) -> bool:
         return self.runner.is_running("save")
@@ -158,21 +182,26 @@ class DocumentSession(QObject):
 
     # -- autosave ---------------------------------------------------------------------------------
     @Slot()
-    def autosave(self) -> None:
+    def autosave(self, on_image_change: bool = False) -> None:
         """Write the sidecar if there are edits since the last autosave (never on the GUI thread)."""
         doc = self.state.document
         if doc is None or self.target is None or not self.state.is_dirty() or self.state.busy \
                 or self._changes == self._autosaved_changes or self.runner.is_running():
             return
+        small = self.is_small(doc)
+        if on_image_change and not small:
+            return  # big documents: on the timer only, so browsing never waits
         sidecar = self.sidecar_for(self.target)
         changes, fmt, data = self._changes, doc.json_format, doc.data
-        self.state.set_busy(True)
-        self._pending["autosave"] = (sidecar, changes)
+        payload = fmt.dumps(data).encode("utf-8") if small else None  # a snapshot, on this thread
+        if not small:
+            self.state.set_busy(True)
+        self._pending["autosave"] = (sidecar, changes, small)
 
         def job():
-            payload = fmt.dumps(data).encode("utf-8")
+            content = payload if payload is not None else fmt.dumps(data).encode("utf-8")
             sidecar.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(sidecar, lambda f: f.write(payload))
+            atomic_write(sidecar, lambda f: f.write(content))
             return sidecar
 
         self.runner.start("autosave", job)
@@ -238,7 +267,7 @@ class DocumentSession(QObject):
 
     @Slot(int)
     def _on_state_current_changed(self, row: int) -> None:
-        QTimer.singleShot(0, self.autosave)  # after the new image is requested
+        QTimer.singleShot(0, lambda: self.autosave(on_image_change=True))  # after the image request
 
     def shutdown(self) -> None:
         self.timer.stop()
@@ -253,8 +282,9 @@ class DocumentSession(QObject):
             self.state.set_busy(False)
             self._on_saved(args)
         elif name == "autosave":
-            self.state.set_busy(False)
-            sidecar, changes = args
+            sidecar, changes, small = args
+            if not small:
+                self.state.set_busy(False)
             self._autosaved_changes = changes
             self._register(sidecar)
             self.autosaved.emit(str(sidecar))
@@ -262,17 +292,15 @@ class DocumentSession(QObject):
     @Slot(str, object)
     def _on_runner_failed(self, name: str, error) -> None:
         args = self._pending.pop(name, None)
-        message = str(error) or type(error).__name__
+        message = str(error) if isinstance(error, WorkbenchError) else f"{type(error).__name__}: {error}"
         if name == "open":
             self.state.message.emit(f"Could not open {args[0]}")
-            self.open_failed.emit(message)
+            self.open_failed.emit(message if isinstance(error, WorkbenchError) else f"{args[0]}: {message}")
         elif name == "save":
             self.state.set_busy(False)
-            if isinstance(error, DiskChangedError):
-                self.disk_changed.emit(str(args))
-            else:
-                self.save_failed.emit(message)
+            self._on_save_failed(args, error)
         elif name == "autosave":
-            self.state.set_busy(False)
-            sidecar = args[0]
+            sidecar, _changes, small = args
+            if not small:
+                self.state.set_busy(False)
             self.autosave_failed.emit(f"Autosave to {sidecar} failed: {message}")

@@ -9,8 +9,9 @@ Per-image status (unlabelled / predicted / edited / reviewed) is workbench state
 COCO file itself, as the key "workbench_status" on the image record: unknown keys survive a
 load/save, other tools ignore them, and the training loader can read it (e.g. to skip images that
 are not labelled yet). An image without the key is "edited" when it has boxes (labelled, not yet
-reviewed here) and "unlabelled" otherwise. Images of a folder get a COCO record when first
-edited or marked, so the saved file lists the images that were worked on.
+reviewed here) and "unlabelled" otherwise. An image of a folder gets its COCO record with its
+first edit or mark (in the same undo step), so the saved file lists exactly the images that were
+worked on, and undoing everything gives back the document as it was.
 
 Room for the model dock: `current_image` is the decoded picture on screen (EXIF applied, the
 same pixels the detector sees) and `set_status(row, "predicted")` marks predicted images.
@@ -22,8 +23,6 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QColor, QImage, QUndoStack
-
-from detr_core.images import image_size
 
 from . import commands as cmd
 from .colors import category_color
@@ -176,6 +175,9 @@ class AppState(QObject, EditsMixin):
         self.current_row, self.current_image = row, None
         self.set_selection([])
         self.current_changed.emit(row)
+        if row >= 0 and self.entries[row].error is not None:  # known bad: say so at once
+            self.image_failed.emit(row, self.entries[row].error)
+            self.message.emit(self.entries[row].error)
         if row >= 0:
             after, before = self._neighbour(row, 1), self._neighbour(row, -1)
             prefetch = [self.entries[r].path for r in (after, before) if r is not None]
@@ -251,13 +253,21 @@ class AppState(QObject, EditsMixin):
     def categories(self) -> list[dict]:
         return list(self.document.categories) if self.document is not None else []
 
+    def has_category(self, category_id: int) -> bool:
+        return any(c["id"] == category_id for c in self.categories())
+
+    def _category(self, category_id: int) -> dict | None:
+        try:
+            return self.document.category(category_id) if self.document is not None else None
+        except KeyError:
+            return None
+
     def category_name(self, category_id: int) -> str:
-        record = self.document.category(category_id) if self.document is not None else None
+        record = self._category(category_id)
         return record["name"] if record else f"#{category_id}"
 
     def category_color(self, category_id: int) -> QColor:
-        record = self.document.category(category_id) if self.document is not None else None
-        return category_color(record or {"id": category_id})
+        return category_color(self._category(category_id) or {"id": category_id})
 
     def category_counts(self) -> dict[int, int]:
         counts: dict[int, int] = {}
@@ -294,14 +304,14 @@ class AppState(QObject, EditsMixin):
         self.undo_stack.push(command)
         return True
 
-    def ensure_image_id(self, row: int) -> int:
-        """The COCO image id of `row`, adding an image record (not undoable) if there is none."""
+    def attach_image_id(self, row: int, image_id: int | None) -> None:
+        """Record that `row` now has (or no longer has) a COCO image record (used by commands)."""
         entry = self.entries[row]
-        if entry.image_id is None:
-            width, height = entry.size or image_size(entry.path)  # header only, one file
-            entry.image_id = self.document.add_image(entry.path, width, height)
-            self._row_of_image[entry.image_id] = row
-        return entry.image_id
+        if entry.image_id is not None:
+            self._row_of_image.pop(entry.image_id, None)
+        entry.image_id = image_id
+        if image_id is not None:
+            self._row_of_image[image_id] = row
 
     def notify_image(self, image_id: int) -> None:
         """Tell views that an image's boxes or status changed (used by commands)."""

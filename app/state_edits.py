@@ -5,6 +5,9 @@ screen, this file says how it changes. Boxes are COCO [x, y, width, height] in i
 """
 from __future__ import annotations
 
+from detr_core.errors import ImageError
+from detr_core.images import image_size
+
 from . import commands as cmd
 
 NUDGE_SMALL, NUDGE_LARGE = 1.0, 10.0  # arrow keys, Shift+arrow keys (image pixels)
@@ -23,15 +26,39 @@ def _plural(n: int, word: str) -> str:
 class EditsMixin:
     """Mixed into AppState; relies on its document, entries, selection, push and message."""
 
+    def _push_on_image(self, row: int, text: str, make_command) -> cmd.StateCommand | None:
+        """Push `make_command(image_id)`; an image without a COCO record gets one first, in the
+        same undo step. Returns the command, or None if it was not applied."""
+        entry = self.entries[row]
+        if entry.image_id is not None:
+            command = make_command(entry.image_id)
+            return command if self.push(command) else None
+        if self.busy:
+            self.message.emit("Saving… that edit was not applied; please try again.")
+            return None
+        try:
+            width, height = entry.size or image_size(entry.path)  # header only, one file
+        except ImageError as e:
+            self.message.emit(str(e))
+            return None
+        self.undo_stack.beginMacro(text)
+        try:
+            self.push(cmd.AddImageCommand(self, row, width, height))
+            command = make_command(entry.image_id)
+            self.push(command)
+        finally:
+            self.undo_stack.endMacro()
+        return command
+
     # -- boxes on the current image ---------------------------------------------------------------
     def add_box(self, bbox, category_id: int) -> int | None:
         """Add a box of class `category_id` to the current image; returns its annotation id."""
-        if self.current_entry() is None or self.document.category(category_id) is None:
+        if self.current_entry() is None or not self.has_category(category_id):
             return None
-        image_id = self.ensure_image_id(self.current_row)
-        command = cmd.AddBoxesCommand(self, image_id, [(category_id, tidy_bbox(bbox))],
-                                      f"Add {self.category_name(category_id)} box")
-        if not self.push(command):
+        text = f"Add {self.category_name(category_id)} box"
+        command = self._push_on_image(self.current_row, text, lambda image_id: cmd.AddBoxesCommand(
+            self, image_id, [(category_id, tidy_bbox(bbox))], text))
+        if command is None:
             return None
         self.last_category_id = category_id
         return command.ids[0]
@@ -112,9 +139,10 @@ class EditsMixin:
 
     # -- image status -------------------------------------------------------------------------------
     def set_status(self, row: int, status: str) -> None:
+        """Set an image's status (undoable); e.g. "predicted" from the model dock."""
         if self.document is None or not 0 <= row < len(self.entries) or self.status(row) == status:
             return
-        self.push(cmd.SetStatusCommand(self, self.ensure_image_id(row), status))
+        self._push_on_image(row, f"Mark {status}", lambda image_id: cmd.SetStatusCommand(self, image_id, status))
 
     def mark_reviewed(self) -> None:
         """Space: the current image's boxes are checked. Optionally go on to the next unreviewed."""

@@ -63,7 +63,7 @@ class CanvasWidget(QGraphicsView):
         self.setBackgroundBrush(QColor("#2b2d30"))
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
-        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)  # _zoom_by anchors
         self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.FullViewportUpdate)
         self.setMouseTracking(True)
@@ -161,10 +161,10 @@ class CanvasWidget(QGraphicsView):
             self.state.set_selection([])
 
     def zoom_in(self) -> None:
-        self._zoom_by(KEY_STEP, anchor_center=True)
+        self._zoom_by(KEY_STEP)
 
     def zoom_out(self) -> None:
-        self._zoom_by(1 / KEY_STEP, anchor_center=True)
+        self._zoom_by(1 / KEY_STEP)
 
     def zoom_fit(self) -> None:
         self._fit = True
@@ -174,16 +174,20 @@ class CanvasWidget(QGraphicsView):
 
     def zoom_actual(self) -> None:
         """100 %: one image pixel per screen pixel."""
-        self._zoom_by(1.0 / max(self.zoom(), 1e-9), anchor_center=True)
+        self._zoom_by(1.0 / max(self.zoom(), 1e-9))
 
     # -- zoom -------------------------------------------------------------------------------------
-    def _zoom_by(self, factor: float, anchor_center: bool = False) -> None:
+    def _zoom_by(self, factor: float, at: QPoint | None = None) -> None:
+        """Zoom by `factor`, keeping the image pixel under viewport point `at` (default: the
+        centre) where it is, as far as the scroll range allows."""
         target = min(max(self.zoom() * factor, MIN_ZOOM), MAX_ZOOM)
         factor = target / max(self.zoom(), 1e-9)
-        if anchor_center:
-            self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        at = self.viewport().rect().center() if at is None else at
+        anchor = self.mapToScene(at)
         self.scale(factor, factor)
-        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        shift = self.mapFromScene(anchor) - at
+        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + shift.x())
+        self.verticalScrollBar().setValue(self.verticalScrollBar().value() + shift.y())
         self._fit = False
         self._zoom_updated()
 
@@ -198,7 +202,7 @@ class CanvasWidget(QGraphicsView):
     def wheelEvent(self, event: QWheelEvent) -> None:
         steps = event.angleDelta().y() / 120.0
         if steps:
-            self._zoom_by(WHEEL_STEP ** steps)
+            self._zoom_by(WHEEL_STEP ** steps, event.position().toPoint())
         event.accept()
 
     def resizeEvent(self, event) -> None:

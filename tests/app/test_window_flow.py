@@ -104,3 +104,6 @@ def test_next_previous_and_space_marks_reviewed(qtbot, window, tmp_path):
     QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert state.current_row == 1 and state.status(1) == "unlabelled"
+    assert state.document.images == [] and not state.is_dirty()  # the records went with the undo
+    QTest.keyClick(window, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
+    assert state.status(1) == "reviewed" and state.document.image(state.entry(1).image_id)

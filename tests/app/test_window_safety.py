@@ -1,0 +1,223 @@
+"""Keeping work safe: unreadable images, refused COCO files, failed saves, files changed on disk,
+autosave and crash recovery."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import pytest
+from PySide6.QtCore import QModelIndex
+from PySide6.QtWidgets import QMessageBox
+
+from app.image_filter import ERROR, ImageFilter
+from app.image_list import STATUS_ROLE
+from workbench_helpers import close_window, make_images, make_window, open_and_wait, save_and_wait, wait_image
+
+B = QMessageBox.StandardButton
+
+
+def make_bad_images(folder):
+    make_images(folder, 2, size=(80, 60))
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(300))
+    good = (folder / "img1.png").read_bytes()
+    real_jpeg = folder / "full.jpg"
+    from PIL import Image
+    Image.open(folder / "img1.png").save(real_jpeg, quality=90)
+    (folder / "truncated.jpg").write_bytes(real_jpeg.read_bytes()[: len(real_jpeg.read_bytes()) // 3])
+    real_jpeg.unlink()
+    (folder / "not-an-image.webp").write_text("hello")
+    return good
+
+
+def test_unreadable_images_get_an_error_mark_and_a_message(qtbot, window, tmp_path):
+    folder = tmp_path / "mixed"
+    make_bad_images(folder)
+    messages = []
+    window.state.message.connect(messages.append)
+    open_and_wait(qtbot, window, folder)
+    state, model = window.state, window.image_list.model
+    bad = {"empty.jpg", "corrupt.png", "truncated.jpg", "not-an-image.webp"}
+    assert {e.name for e in state.entries} == bad | {"img1.png", "img2.png"}
+    for row, entry in enumerate(state.entries):
+        state.go_to(row)
+        wait_image(qtbot, window)
+        index = model.index(row, 0, QModelIndex())
+        if entry.name in bad:
+            assert entry.error and entry.name in entry.error  # one line naming the file
+            assert "\n" not in entry.error
+            assert model.data(index, STATUS_ROLE) == ERROR
+            assert model.data(index, 0x1) is not None  # the warning icon
+            assert any(entry.name in m for m in messages)
+            assert window.canvas.image_rect().isEmpty()
+        else:
+            assert entry.error is None and not window.canvas.image_rect().isEmpty()
+    state.set_filter(ImageFilter(status=ERROR))
+    assert window.image_list.proxy.rowCount() == len(bad)
+    # A bad image cannot be drawn on, but the window carries on.
+    state.set_filter(ImageFilter())
+    state.go_to(next(r for r, e in enumerate(state.entries) if e.name == "empty.jpg"))
+    wait_image(qtbot, window)
+    window.canvas.start_drawing()
+    assert window.canvas.mode() == "select"
+
+
+@pytest.mark.parametrize("content, expected", [
+    ("{not json", "malformed JSON"),
+    (json.dumps({"images": [{"id": "x", "file_name": "a.png", "width": 1, "height": 1}],
+                 "annotations": [], "categories": []}), "problem"),
+])
+def test_a_broken_coco_file_is_refused_with_path_and_problem(qtbot, window, dialogs, tmp_path, content, expected):
+    bad = tmp_path / "bad.json"
+    bad.write_text(content)
+    with qtbot.waitSignal(window.session.open_failed, timeout=5000):
+        window.session.open(str(bad))
+    warnings = dialogs.texts("warning")
+    assert len(warnings) == 1 and str(bad) in warnings[0] and expected in warnings[0]
+    assert window.state.document is None
+
+
+def test_a_fixable_coco_file_is_loaded_with_a_warning(qtbot, window, dialogs, tmp_path):
+    make_images(tmp_path / "imgs", 1, size=(80, 60))
+    data = {"images": [{"id": 1, "file_name": "img1.png", "width": 80, "height": 60}],
+            "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4]}],
+            "categories": [{"id": 1, "name": "cat"}]}
+    path = tmp_path / "imgs" / "annotations.json"
+    path.write_text(json.dumps(data))
+    open_and_wait(qtbot, window, path)
+    assert window.state.row_count() == 1
+    assert any("area" in t for t in dialogs.texts("warning"))
+
+
+def _folder_with_a_saved_box(qtbot, window, dialogs, tmp_path):
+    folder = tmp_path / "photos"
+    make_images(folder, 2, size=(100, 80))
+    open_and_wait(qtbot, window, folder)
+    cat = window.state.add_category("cat")
+    window.state.add_box([1, 1, 20, 20], cat)
+    dialogs.save_path = str(folder / "annotations.json")
+    save_and_wait(qtbot, window)
+    return folder, cat
+
+
+def test_failed_save_keeps_the_old_file_and_the_edits(qtbot, window, dialogs, tmp_path):
+    folder, cat = _folder_with_a_saved_box(qtbot, window, dialogs, tmp_path)
+    target = folder / "annotations.json"
+    first = target.read_bytes()
+    window.state.add_box([30, 30, 20, 20], cat)
+    blocker = folder / "annotations.json.bak"  # a folder where the backup must go: the save fails
+    assert not blocker.exists()  # the first save had no previous version to keep
+    blocker.mkdir()
+    (blocker / "keep").write_text("x")
+    with qtbot.waitSignal(window.session.save_failed, timeout=5000):
+        window.flows.save()
+    message = dialogs.texts("warning")[-1]
+    assert str(target) in message and "nothing was lost" in message
+    assert target.read_bytes() == first  # old file intact
+    assert window.state.is_dirty() and len(window.state.current_annotations()) == 2  # edits kept
+    assert not window.state.busy
+    # Save As somewhere impossible (the parent is a file) fails the same way.
+    dialogs.save_path = str(folder / "img1.png" / "x.json")
+    with qtbot.waitSignal(window.session.save_failed, timeout=5000):
+        window.flows.save_as()
+    assert "x.json" in dialogs.texts("warning")[-1]
+    shutil.rmtree(blocker)
+    save_and_wait(qtbot, window)
+    assert len(json.loads(target.read_text())["annotations"]) == 2
+
+
+def test_file_changed_on_disk_asks_before_overwriting(qtbot, window, dialogs, tmp_path):
+    folder, cat = _folder_with_a_saved_box(qtbot, window, dialogs, tmp_path)
+    target = folder / "annotations.json"
+    theirs = json.loads(target.read_text())
+    theirs["info"]["description"] = "edited by someone else"
+    target.write_text(json.dumps(theirs))
+    window.state.add_box([30, 30, 20, 20], cat)
+    dialogs.question_answer = B.Cancel
+    with qtbot.waitSignal(window.session.disk_changed, timeout=5000):
+        window.flows.save()
+    assert any("changed by someone else" in t for t in dialogs.texts("question"))
+    assert json.loads(target.read_text()) == theirs and window.state.is_dirty()
+    dialogs.question_answer = B.Yes  # overwrite
+    with qtbot.waitSignal(window.session.saved, timeout=5000):
+        window.flows.save()
+    assert len(json.loads(target.read_text())["annotations"]) == 2
+    assert json.loads((folder / "annotations.json.bak").read_text()) == theirs
+
+
+def test_autosave_then_crash_recovery_on_next_start(qtbot, window, dialogs, tmp_path, settings):
+    folder = tmp_path / "photos"
+    make_images(folder, 2, size=(100, 80))
+    open_and_wait(qtbot, window, folder)
+    cat = window.state.add_category("cat")
+    window.state.add_box([5, 5, 30, 30], cat)
+    sidecar = folder / "annotations.json.autosave"
+    with qtbot.waitSignal(window.session.autosaved, timeout=5000):
+        window.state.go_next()  # autosave on image change
+    assert sidecar.is_file() and len(json.loads(sidecar.read_text())["annotations"]) == 1
+    assert not (folder / "annotations.json").exists()  # autosave never touches the real file
+    # "Crash": the first window never closes cleanly. The next start offers the autosave.
+    other = make_window(qtbot, settings, tmp_path)
+    dialogs.question_answer = B.Yes
+    with qtbot.waitSignal(other.session.opened, timeout=5000):
+        assert other.flows.offer_startup_recovery()
+    wait_image(qtbot, other)
+    assert any("did not close normally" in t for t in dialogs.texts("question"))
+    assert len(other.state.annotations(0)) == 1 and other.state.is_dirty()
+    assert other.state.document.category_by_name("cat") is not None
+    dialogs.save_path = str(folder / "annotations.json")
+    save_and_wait(qtbot, other)
+    assert not sidecar.exists() and other.session.pending_recoveries() == []
+    close_window(other, dialogs)
+
+
+def test_reopening_offers_recovery_and_no_discards_it(qtbot, window, dialogs, tmp_path, settings):
+    folder = tmp_path / "photos"
+    make_images(folder, 2, size=(100, 80))
+    open_and_wait(qtbot, window, folder)
+    window.state.add_box([5, 5, 30, 30], window.state.add_category("cat"))
+    with qtbot.waitSignal(window.session.autosaved, timeout=5000):
+        window.session.autosave()
+    sidecar = folder / "annotations.json.autosave"
+    other = make_window(qtbot, settings, tmp_path)
+    dialogs.question_answer = B.Yes
+    with qtbot.waitSignals([other.session.opened, other.session.opened], timeout=5000):
+        other.session.open(str(folder))  # opened, then re-opened with the recovered document
+    assert len(other.state.annotations(0)) == 1 and other.state.is_dirty()
+    third = make_window(qtbot, settings, tmp_path)
+    dialogs.question_answer = B.No
+    with qtbot.waitSignal(third.session.recovery_offered, timeout=5000):
+        third.session.open(str(folder))
+    assert not sidecar.exists() and third.state.annotations(0) == []
+    close_window(other, dialogs)
+    close_window(third, dialogs)
+
+
+def test_autosave_timer_writes_without_navigation(qtbot, dialogs, tmp_path, settings):
+    win = make_window(qtbot, settings, tmp_path, autosave_seconds=0.2)
+    folder = tmp_path / "photos"
+    make_images(folder, 1, size=(100, 80))
+    open_and_wait(qtbot, win, folder)
+    win.state.add_box([5, 5, 30, 30], win.state.add_category("cat"))
+    with qtbot.waitSignal(win.session.autosaved, timeout=3000) as blocker:
+        pass
+    assert blocker.args[0].endswith("annotations.json.autosave")
+    close_window(win, dialogs)
+    assert not (folder / "annotations.json.autosave").exists()  # discarded on a deliberate close
+
+
+def test_big_documents_save_on_a_worker_and_edits_wait(qtbot, window, dialogs, tmp_path):
+    folder, cat = _folder_with_a_saved_box(qtbot, window, dialogs, tmp_path)
+    window.session.small_document = 0  # treat this document as big
+    window.state.add_box([30, 30, 20, 20], cat)
+    messages = []
+    window.state.message.connect(messages.append)
+    with qtbot.waitSignal(window.session.saved, timeout=5000):
+        assert window.flows.save()
+        assert window.state.busy and window.status_bar.dirty.text() == "Saving…"
+        assert window.state.add_box([60, 60, 5, 5], cat) is None  # refused while writing
+        assert "Saving" in messages[-1]
+    assert not window.state.busy and not window.state.is_dirty()
+    assert len(json.loads((folder / "annotations.json").read_text())["annotations"]) == 2
+    assert window.state.add_box([60, 60, 5, 5], cat) is not None
