@@ -20,7 +20,7 @@ from pathlib import Path
 from detr_core.coco import CocoDocument
 from detr_core.coco.io import disk_state, read_coco
 from detr_core.errors import DatasetError
-from detr_core.images import is_image_file, list_images
+from detr_core.images import IMAGE_EXTENSIONS, is_image_file
 
 from .state import ImageEntry
 
@@ -41,6 +41,29 @@ class OpenResult:
     recovered_from: Path | None = None  # set by `recover`
 
 
+def scan_images(folder: Path) -> list[str]:
+    """Every image file under `folder`, recursively (the extensions of detr_core.images).
+    Like `list_images`, but reads file types from the directory entries instead of one stat per
+    file, which matters for 10,000 files on a network drive. Hidden folders are skipped."""
+    found: list[str] = []
+    pending = [str(folder)]
+    while pending:
+        current = pending.pop()
+        try:
+            with os.scandir(current) as entries:
+                for entry in entries:
+                    if entry.name.startswith("."):
+                        continue
+                    if entry.is_dir(follow_symlinks=False):
+                        pending.append(entry.path)
+                    elif os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS and entry.is_file():
+                        found.append(entry.path)
+        except OSError:
+            if current == str(folder):
+                raise DatasetError(f"{folder}: cannot read this folder") from None
+    return found
+
+
 def natural_key(name: str) -> list:
     """'img2' before 'img10'."""
     return [int(part) if part.isdigit() else part.lower() for part in _DIGITS.split(name)]
@@ -50,7 +73,7 @@ def _relative(path: str, root_prefix: str) -> str:
     return path[len(root_prefix):] if path.startswith(root_prefix) else path
 
 
-def build_entries(document: CocoDocument, root: Path, folder_files: list[Path] | None) -> list[ImageEntry]:
+def build_entries(document: CocoDocument, root: Path, folder_files: list[str] | None) -> list[ImageEntry]:
     """The list: the document's images, plus the folder's other image files if given."""
     prefix = os.path.join(str(root), "")
     entries, known = [], set()
@@ -60,8 +83,7 @@ def build_entries(document: CocoDocument, root: Path, folder_files: list[Path] |
         entries.append(ImageEntry(path, _relative(path, prefix), image["id"]))
     if folder_files is None:
         return entries
-    for file in folder_files:
-        path = os.path.normpath(str(file))
+    for path in folder_files:
         if path not in known:
             entries.append(ImageEntry(path, _relative(path, prefix)))
     entries.sort(key=lambda e: natural_key(e.name))
@@ -70,7 +92,7 @@ def build_entries(document: CocoDocument, root: Path, folder_files: list[Path] |
 
 def open_source(path: str | os.PathLike, image_root: str | os.PathLike | None = None) -> OpenResult:
     """Open an image, a folder or a COCO JSON file. Raises DatasetError / ImageError (one line)."""
-    source = Path(path).expanduser().absolute()
+    source = Path(os.path.normpath(Path(path).expanduser().absolute()))
     if not source.exists():
         raise DatasetError(f"{source}: no such file or folder")
     select = None
@@ -82,7 +104,7 @@ def open_source(path: str | os.PathLike, image_root: str | os.PathLike | None = 
         return _open_json(source, image_root)
     else:
         raise DatasetError(f"{source}: not an image, a folder or a COCO .json file")
-    files = list_images(folder)
+    files = scan_images(folder)
     json_path = folder / DEFAULT_JSON_NAME
     if json_path.is_file():
         document, report = CocoDocument.load(json_path, image_root=folder)
@@ -100,7 +122,7 @@ def _open_json(source: Path, image_root) -> OpenResult:
     document, report = CocoDocument.load(source, image_root=image_root)
     root = document.image_root
     inside = source.parent == root
-    files = list_images(root) if inside else None
+    files = scan_images(root) if inside else None
     entries = build_entries(document, root, files)
     missing = report.counts.get("missing_image_files", 0)
     all_missing = bool(document.images) and missing == len(document.images)
@@ -118,7 +140,7 @@ def recover(opened: OpenResult, sidecar: Path) -> OpenResult:
     path = original.path
     document = CocoDocument(loaded.data, opened.root, path, json_format=original.json_format,
                             disk=disk_state(path) if path is not None else None)
-    files = list_images(opened.root) if opened.source.is_dir() or opened.source.parent == opened.root \
+    files = scan_images(opened.root) if opened.source.is_dir() or opened.source.parent == opened.root \
         else None
     entries = build_entries(document, opened.root, files)
     return OpenResult(opened.source, document, entries, opened.root, opened.target,

@@ -89,7 +89,7 @@ class AppState(QObject, EditsMixin):
         self._row_of_image = {e.image_id: i for i, e in enumerate(entries) if e.image_id is not None}
         self._row_of_path = {e.path: i for i, e in enumerate(entries)}
         self.selection, self.hidden_categories, self.boxes_visible = [], set(), True
-        self.filter = ImageFilter()
+        filter_was_active, self.filter = self.filter.is_active(), ImageFilter()
         self.current_row, self.current_image = -1, None
         self.loader.forget()
         cats = self.categories()
@@ -97,7 +97,8 @@ class AppState(QObject, EditsMixin):
         if unsaved:
             self.undo_stack.resetClean()
         self.document_opened.emit()
-        self.filter_changed.emit()
+        if filter_was_active:
+            self.filter_changed.emit()
         self.dirty_changed.emit(self.is_dirty())
         start = self._row_of_path.get(select_path, 0) if select_path else 0
         self.go_to(start if entries else -1)

@@ -128,11 +128,11 @@ def test_dock_shows_counts_visibility_and_search(qtbot, labelled):
 
 def test_filters_by_status_class_and_name_and_navigation_follows(qtbot, labelled):
     window, cat, dog = labelled
-    s, proxy = window.state, window.image_list.proxy
+    s, listed = window.state, window.image_list.model
     s.set_status(1, "reviewed")
     combo = window.image_list.status_combo
     combo.setCurrentIndex(combo.findData("unlabelled"))
-    assert proxy.rowCount() == 1 and window.image_list.visible_rows() == [2]
+    assert listed.rowCount() == 1 and window.image_list.visible_rows() == [2]
     combo.setCurrentIndex(combo.findData("edited"))
     assert window.image_list.visible_rows() == [0]
     combo.setCurrentIndex(0)

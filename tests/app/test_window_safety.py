@@ -54,7 +54,7 @@ def test_unreadable_images_get_an_error_mark_and_a_message(qtbot, window, tmp_pa
         else:
             assert entry.error is None and not window.canvas.image_rect().isEmpty()
     state.set_filter(ImageFilter(status=ERROR))
-    assert window.image_list.proxy.rowCount() == len(bad)
+    assert window.image_list.model.rowCount() == len(bad)
     # A bad image cannot be drawn on, but the window carries on.
     state.set_filter(ImageFilter())
     state.go_to(next(r for r, e in enumerate(state.entries) if e.name == "empty.jpg"))
