@@ -55,6 +55,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("zoom_fit", "&Fit Image", ("Ctrl+F",), "zoom-fit", "View"),
     ActionSpec("zoom_100", "&Actual Pixels (100 %)", ("Ctrl+0",), "zoom-100", "View"),
     ActionSpec("toggle_boxes", "&Hide All Boxes", ("H",), "visibility", "View", checkable=True),
+    ActionSpec("toggle_labels", "Hide Class &Names", ("L",), "", "View", checkable=True,
+               tip="Hide the class-name tags (crowded images)"),
     ActionSpec("shortcuts", "&Keyboard Shortcuts", ("F1",), "keyboard", "Help"),
     ActionSpec("about", "&About DETR Workbench", (), "", "Help"),
 )

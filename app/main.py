@@ -27,6 +27,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _reporter(window: MainWindow):
+    """Last line of defence for a bug in a slot: log the traceback, say it in one line, go on
+    (the document and its undo stack are untouched, so nothing is lost)."""
+
+    def report(kind, error, trace):
+        if issubclass(kind, KeyboardInterrupt):
+            QApplication.quit()
+            return
+        log.error("unexpected error", exc_info=(kind, error, trace))
+        window.state.message.emit(f"Unexpected error: {kind.__name__}: {error} (details in the log; "
+                                  "your work is still open — save it)")
+
+    return report
+
+
 def run_gui(argv: list[str] | None = None) -> int:
     """Open the window (and PATH, if given); returns the exit code when it closes."""
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
@@ -37,9 +52,13 @@ def run_gui(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setWindowIcon(icon("app"))
     window = MainWindow()
+    previous_hook, sys.excepthook = sys.excepthook, _reporter(window)
     window.show()
     if args.path:
         QTimer.singleShot(0, lambda: window.session.open(args.path, args.image_root))
     else:
         QTimer.singleShot(0, window.flows.offer_startup_recovery)
-    return int(app.exec())
+    try:
+        return int(app.exec())
+    finally:
+        sys.excepthook = previous_hook

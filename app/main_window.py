@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QMessageBox, QToolBar, QWidget
 
 from .actions import build_actions
@@ -98,7 +98,7 @@ class MainWindow(QMainWindow):
         view = self.menu("&View")
         view.addActions([a["zoom_in"], a["zoom_out"], a["zoom_fit"], a["zoom_100"]])
         view.addSeparator()
-        view.addAction(a["toggle_boxes"])
+        view.addActions([a["toggle_boxes"], a["toggle_labels"]])
         view.addMenu(self.view_panels)
         self.menu("&Go").addActions([a["previous_image"], a["next_image"], a["next_unreviewed"],
                                      a["mark_reviewed"], a["advance_after_review"]])
@@ -133,6 +133,7 @@ class MainWindow(QMainWindow):
             "advance_after_review": self._on_advance_toggled, "zoom_in": c.zoom_in, "zoom_out": c.zoom_out,
             "zoom_fit": c.zoom_fit, "zoom_100": c.zoom_actual,
             "toggle_boxes": lambda hidden: s.set_boxes_visible(not hidden),
+            "toggle_labels": lambda hidden: s.set_labels_visible(not hidden),
             "shortcuts": self.show_shortcuts, "about": self._show_about,
             **{f"class_{n}": (lambda _checked=False, n=n: s.set_selection_category_number(n))
                for n in range(1, 10)},

@@ -68,6 +68,7 @@ class AppState(QObject, EditsMixin):
         self.selection: list[int] = []
         self.hidden_categories: set[int] = set()
         self.boxes_visible = True
+        self.labels_visible = True  # class-name tags on the boxes
         self.filter = ImageFilter()
         self.last_category_id: int | None = None
         self.advance_after_review = False
@@ -281,6 +282,10 @@ class AppState(QObject, EditsMixin):
 
     def set_category_visible(self, category_id: int, visible: bool) -> None:
         (self.hidden_categories.discard if visible else self.hidden_categories.add)(category_id)
+        self.visibility_changed.emit()
+
+    def set_labels_visible(self, visible: bool) -> None:
+        self.labels_visible = visible
         self.visibility_changed.emit()
 
     def set_boxes_visible(self, visible: bool) -> None:

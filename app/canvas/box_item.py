@@ -108,6 +108,9 @@ class BoxItem(QGraphicsItem):
         self._rect = QRectF(rect)
         self._place_label()
 
+    def set_label_visible(self, visible: bool) -> None:
+        self._label.setVisible(visible)
+
     def update_look(self, rect: QRectF, color: QColor, label: str) -> None:
         """Follow the document (after an edit, undo or class change)."""
         if rect != self._rect and self._drag is None:  # never fight the mouse mid-drag

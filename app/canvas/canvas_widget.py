@@ -12,23 +12,22 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal, Slot
-from PySide6.QtGui import QColor, QImage, QKeyEvent, QMouseEvent, QPainter, QPen, QPixmap, QWheelEvent
-from PySide6.QtWidgets import (QFrame, QGraphicsItem, QGraphicsLineItem, QGraphicsPixmapItem,
-                               QGraphicsRectItem, QGraphicsScene, QGraphicsView, QLabel)
+from PySide6.QtGui import QColor, QImage, QKeyEvent, QMouseEvent, QPen, QPixmap
+from PySide6.QtWidgets import (QFrame, QGraphicsLineItem, QGraphicsPixmapItem, QGraphicsRectItem,
+                               QGraphicsScene, QGraphicsView, QLabel)
 
 from .box_item import BoxItem
 from .class_picker import ClassPickerWidget
 from .layers import STANDARD_LAYERS, LayerItem
+from .picking import ClassPickingMixin
+from .zoom import ZoomMixin
 
-MIN_ZOOM, MAX_ZOOM = 0.01, 64.0
-WHEEL_STEP = 1.2  # zoom factor per wheel notch
-KEY_STEP = 1.25  # zoom factor per Ctrl+= / Ctrl+-
 MIN_DRAWN = 2.0  # a drawn box smaller than this (image px) is treated as a stray click
 SPACE_TAP_SECONDS = 0.35
 _ARROWS = {Qt.Key.Key_Left: (-1, 0), Qt.Key.Key_Right: (1, 0), Qt.Key.Key_Up: (0, -1), Qt.Key.Key_Down: (0, 1)}
 
 
-class CanvasWidget(QGraphicsView):
+class CanvasWidget(ZoomMixin, ClassPickingMixin, QGraphicsView):
     zoom_changed = Signal(float)  # view pixels per image pixel
     cursor_moved = Signal(float, float, bool)  # image x, y, whether over the image
     box_size_changed = Signal(float, float)  # while drawing / resizing (image px); -1, -1 after
@@ -128,9 +127,6 @@ class CanvasWidget(QGraphicsView):
     def mode(self) -> str:
         return self._mode
 
-    def zoom(self) -> float:
-        return self.transform().m11()
-
     def box_items(self) -> dict[int, BoxItem]:
         return dict(self._items)
 
@@ -141,16 +137,6 @@ class CanvasWidget(QGraphicsView):
         self._set_mode("draw")
         self.setFocus()
 
-    def change_class(self) -> None:
-        """Open the class picker for the selected boxes (C)."""
-        chosen = [self._items[i] for i in self.state.selection if i in self._items]
-        if not chosen:
-            self.state.message.emit("Select a box first.")
-            return
-        anchor = self.mapFromScene(chosen[0].rect().bottomLeft())
-        current = self._category_of(chosen[0].ann_id)
-        self._open_picker(anchor, current, "Change class", "change")
-
     def cancel(self) -> None:
         """Esc: stop drawing, close the picker, or clear the selection."""
         if self.picker.isVisible():
@@ -159,51 +145,6 @@ class CanvasWidget(QGraphicsView):
             self._end_drawing()
         else:
             self.state.set_selection([])
-
-    def zoom_in(self) -> None:
-        self._zoom_by(KEY_STEP)
-
-    def zoom_out(self) -> None:
-        self._zoom_by(1 / KEY_STEP)
-
-    def zoom_fit(self) -> None:
-        self._fit = True
-        if not self._image_rect.isEmpty():
-            self.fitInView(self._image_rect, Qt.AspectRatioMode.KeepAspectRatio)
-        self._zoom_updated()
-
-    def zoom_actual(self) -> None:
-        """100 %: one image pixel per screen pixel."""
-        self._zoom_by(1.0 / max(self.zoom(), 1e-9))
-
-    # -- zoom -------------------------------------------------------------------------------------
-    def _zoom_by(self, factor: float, at: QPoint | None = None) -> None:
-        """Zoom by `factor`, keeping the image pixel under viewport point `at` (default: the
-        centre) where it is, as far as the scroll range allows."""
-        target = min(max(self.zoom() * factor, MIN_ZOOM), MAX_ZOOM)
-        factor = target / max(self.zoom(), 1e-9)
-        at = self.viewport().rect().center() if at is None else at
-        anchor = self.mapToScene(at)
-        self.scale(factor, factor)
-        shift = self.mapFromScene(anchor) - at
-        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + shift.x())
-        self.verticalScrollBar().setValue(self.verticalScrollBar().value() + shift.y())
-        self._fit = False
-        self._zoom_updated()
-
-    def _zoom_updated(self) -> None:
-        zoom = self.zoom()
-        for item in self._items.values():
-            item.set_view_scale(zoom)
-        mode = Qt.TransformationMode.SmoothTransformation if zoom < 2 else Qt.TransformationMode.FastTransformation
-        self._pixmap_item.setTransformationMode(mode)
-        self.zoom_changed.emit(zoom)
-
-    def wheelEvent(self, event: QWheelEvent) -> None:
-        steps = event.angleDelta().y() / 120.0
-        if steps:
-            self._zoom_by(WHEEL_STEP ** steps, event.position().toPoint())
-        event.accept()
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
@@ -276,6 +217,7 @@ class CanvasWidget(QGraphicsView):
             else:
                 item.update_look(rect, color, name)
             item.set_view_scale(zoom)
+            item.set_label_visible(self.state.labels_visible)
             item.setSelected(ann_id in self.state.selection)
         self._syncing = False
 
@@ -337,41 +279,6 @@ class CanvasWidget(QGraphicsView):
     def _clamp(self, p: QPointF) -> QPointF:
         r = self._image_rect
         return QPointF(min(max(p.x(), r.left()), r.right()), min(max(p.y(), r.top()), r.bottom()))
-
-    def _open_picker(self, at: QPoint, current: int | None, title: str, purpose: str) -> None:
-        cats = [(c["id"], c["name"], self.state.category_color(c["id"])) for c in self.state.categories()]
-        self._picker_purpose = purpose
-        self.picker.open_at(at + QPoint(8, 8), cats, current, title)
-
-    @Slot(int)
-    def _on_picker_picked(self, category_id: int) -> None:
-        if self._picker_purpose == "new" and self._pending is not None:
-            r = self._pending
-            self._end_drawing()
-            self.state.add_box([r.x(), r.y(), r.width(), r.height()], category_id)
-        elif self._picker_purpose == "change":
-            self.state.set_selection_category(category_id)
-        self.setFocus()
-
-    @Slot(str)
-    def _on_picker_create_requested(self, name: str) -> None:
-        if self._picker_purpose == "new" and self._pending is not None:
-            r = self._pending
-            self._end_drawing()
-            self.state.add_box_with_new_category([r.x(), r.y(), r.width(), r.height()], name)
-        elif self._picker_purpose == "change":
-            self.state.undo_stack.beginMacro(f"Set class to {name}")
-            category_id = self.state.add_category(name)
-            if category_id is not None:
-                self.state.set_selection_category(category_id)
-            self.state.undo_stack.endMacro()
-        self.setFocus()
-
-    @Slot()
-    def _on_picker_cancelled(self) -> None:
-        if self._picker_purpose == "new":
-            self._end_drawing()
-        self.setFocus()
 
     # -- mouse ------------------------------------------------------------------------------------
     def mousePressEvent(self, event: QMouseEvent) -> None:

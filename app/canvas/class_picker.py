@@ -32,7 +32,6 @@ class ClassPickerWidget(QFrame):
         self.search.setPlaceholderText("Search, or type a new class…")
         self.search.setClearButtonEnabled(True)
         self.list = QListWidget()
-        self.list.setMaximumHeight(220)
         self.list.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -100,6 +99,9 @@ class ClassPickerWidget(QFrame):
             self.list.addItem(item)
         if self.list.currentItem() is None and self.list.count():
             self.list.setCurrentRow(0)
+        rows = min(max(self.list.count(), 1), 10)  # as tall as its rows, up to ten
+        self.list.setFixedHeight(rows * max(self.list.sizeHintForRow(0), 18) + 2 * self.list.frameWidth() + 2)
+        self.adjustSize()
 
     def _on_search_text_changed(self, text: str) -> None:
         self._fill(text)

@@ -112,6 +112,11 @@ def test_hide_one_class_or_all_boxes(qtbot, boxed):
     QTest.keyClick(window, Qt.Key.Key_H)
     state.set_category_visible(dog, True)
     assert set(window.canvas.box_items()) == {ann, dog_box}
+    QTest.keyClick(window, Qt.Key.Key_L)  # class-name tags off, boxes stay
+    assert all(not label.isVisible() for label in
+               (item.childItems()[0] for item in window.canvas.box_items().values()))
+    QTest.keyClick(window, Qt.Key.Key_L)
+    assert all(item.childItems()[0].isVisible() for item in window.canvas.box_items().values())
 
 
 def test_zoom_keys_fit_and_pan(qtbot, boxed):

@@ -221,3 +221,23 @@ def test_big_documents_save_on_a_worker_and_edits_wait(qtbot, window, dialogs, t
     assert not window.state.busy and not window.state.is_dirty()
     assert len(json.loads((folder / "annotations.json").read_text())["annotations"]) == 2
     assert window.state.add_box([60, 60, 5, 5], cat) is not None
+
+
+def test_json_whose_images_are_elsewhere_asks_for_the_image_folder(qtbot, window, dialogs, shared_data, tmp_path):
+    copy = tmp_path / "labels.json"
+    shutil.copy(shared_data / "coco_tiny/annotations/instances_val2017.json", copy)
+    dialogs.question_answer = B.Yes
+    dialogs.existing_directory = str(shared_data / "coco_tiny/val2017")
+    with qtbot.waitSignals([window.session.opened, window.session.opened], timeout=10_000):
+        window.flows.open_path(str(copy))
+    assert any("Images not found" in t for t in dialogs.texts("question"))
+    wait_image(qtbot, window)
+    assert window.state.current_entry().error is None
+    assert window.state.document.image_root == shared_data / "coco_tiny/val2017"
+
+
+def test_opening_one_image_lists_its_folder_and_shows_it(qtbot, window, tmp_path):
+    paths = make_images(tmp_path / "photos", 4)
+    open_and_wait(qtbot, window, paths[2])
+    assert window.state.row_count() == 4
+    assert window.state.current_entry().path == str(paths[2])
