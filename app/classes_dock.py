@@ -53,6 +53,7 @@ class ClassesWidget(QWidget):
         for signal in (state.document_opened, state.categories_changed, state.visibility_changed):
             signal.connect(self.refresh)
         state.annotations_changed.connect(lambda _id: self._refresh_timer.start())
+        self.refresh()
 
     def _make_actions(self) -> dict[str, QAction]:
         specs = [("add", "Add class…", "class-add", self.add_class),

@@ -28,7 +28,8 @@ from .status_bar import StatusBarWidget
 
 APP_NAME = "DETR Workbench"
 _DOC_ACTIONS = ("save", "save_as", "close_document", "draw_box", "change_class", "duplicate", "delete",
-                "select_all", "next_image", "previous_image", "next_unreviewed", "mark_reviewed")
+                "select_all", "next_image", "previous_image", "next_unreviewed", "mark_reviewed",
+                "zoom_in", "zoom_out", "zoom_fit", "zoom_100")
 _TOOLBAR = ("open_folder", "open_json", "save", None, "undo", "redo", None, "draw_box", "change_class",
             "delete", None, "previous_image", "next_image", "next_unreviewed", "mark_reviewed", None,
             "zoom_fit", "zoom_100", "toggle_boxes")

@@ -21,6 +21,7 @@ class StatusBarWidget(QStatusBar):
         state.current_changed.connect(self._on_state_current_changed)
         state.document_opened.connect(lambda: self._on_state_current_changed(state.current_row))
         state.image_loaded.connect(lambda row, picture: self._on_state_current_changed(row))
+        state.image_failed.connect(lambda row, message: self.zoom.setText(""))
         state.dirty_changed.connect(self._on_state_dirty_changed)
         state.busy_changed.connect(lambda busy: self._on_state_dirty_changed(state.is_dirty(), busy))
 
@@ -41,6 +42,7 @@ class StatusBarWidget(QStatusBar):
         entry = self.state.current_entry()
         if entry is None:
             self.image.setText("No image" if n == 0 else f"– / {n}")
+            self.zoom.setText("")
             return
         size = f"  {entry.size[0]}×{entry.size[1]}" if entry.size else ""
         self.image.setText(f"{row + 1} / {n}{size}")
@@ -48,7 +50,7 @@ class StatusBarWidget(QStatusBar):
 
     @Slot(float)
     def on_canvas_zoom_changed(self, zoom: float) -> None:
-        self.zoom.setText(f"{zoom * 100:.0f} %")
+        self.zoom.setText(f"{zoom * 100:.0f} %" if self.state.current_image is not None else "")
 
     @Slot(float, float, bool)
     def on_canvas_cursor_moved(self, x: float, y: float, inside: bool) -> None:

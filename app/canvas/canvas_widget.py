@@ -22,6 +22,7 @@ from .layers import STANDARD_LAYERS, LayerItem
 from .picking import ClassPickingMixin
 from .zoom import ZoomMixin
 
+WELCOME = "Open an image, a folder or a COCO JSON file\n(Ctrl+O, Ctrl+Shift+O, Ctrl+J), or drop it here."
 MIN_DRAWN = 2.0  # a drawn box smaller than this (image px) is treated as a stray click
 SPACE_TAP_SECONDS = 0.35
 _ARROWS = {Qt.Key.Key_Left: (-1, 0), Qt.Key.Key_Right: (1, 0), Qt.Key.Key_Up: (0, -1), Qt.Key.Key_Down: (0, 1)}
@@ -74,8 +75,7 @@ class CanvasWidget(ZoomMixin, ClassPickingMixin, QGraphicsView):
         self._notice.setWordWrap(True)
         self._notice.setStyleSheet("color: #c8ccd2; font-size: 14px; background: transparent;")
         self._notice.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-        self._set_notice("Open an image, a folder or a COCO JSON file\n(Ctrl+O, Ctrl+Shift+O, "
-                         "Ctrl+J), or drop it here.")
+        self._set_notice(WELCOME)
         self.scene().selectionChanged.connect(self._on_scene_selection_changed)
 
     def _setup_tools(self) -> None:
@@ -157,7 +157,11 @@ class CanvasWidget(ZoomMixin, ClassPickingMixin, QGraphicsView):
     def _on_state_document_opened(self) -> None:
         self._clear_image()
         if self.state.document is None:
-            self._set_notice("Open an image, a folder or a COCO JSON file, or drop it here.")
+            self._set_notice(WELCOME)
+        elif self.state.row_count() == 0:
+            self._set_notice("No images here (jpg, png, bmp, tif, webp).\nOpen another folder, or "
+                             "add images to this one and open it again.")
+        self.setFocus()
 
     @Slot(int)
     def _on_state_current_changed(self, row: int) -> None:
