@@ -121,10 +121,10 @@ class DocumentSession(QObject):
         self.state.message.emit(f"Opened {result.source} — {len(result.entries)} images"
                                 + (" (recovered unsaved work)" if recovered else ""))
         self.opened.emit(str(result.source))
-        if result.warnings:
-            self.open_warnings.emit(str(result.source), result.warnings)
-        if result.images_missing:
+        if result.images_missing:  # asked about first; its warnings would only repeat it
             self.images_missing.emit(str(result.source), str(result.root))
+        elif result.warnings:
+            self.open_warnings.emit(str(result.source), result.warnings)
         if recovered:
             self._autosaved_changes = -1  # write a fresh sidecar at the next chance
             return

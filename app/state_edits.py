@@ -50,18 +50,25 @@ class EditsMixin:
             self.undo_stack.endMacro()
         return command
 
-    # -- boxes on the current image ---------------------------------------------------------------
+    # -- boxes ------------------------------------------------------------------------------------
+    def add_boxes(self, row: int, boxes: list[tuple[int, list[float]]], text: str | None = None) -> list[int]:
+        """Add boxes [(category id, [x, y, w, h])] to image `row` as one undo step (e.g. accepted
+        predictions); returns their annotation ids ([] if nothing was added)."""
+        boxes = [(cat, tidy_bbox(bbox)) for cat, bbox in boxes if self.has_category(cat)]
+        if self.document is None or not 0 <= row < len(self.entries) or not boxes:
+            return []
+        text = text or (f"Add {self.category_name(boxes[0][0])} box" if len(boxes) == 1
+                        else f"Add {_plural(len(boxes), 'box')}")
+        command = self._push_on_image(row, text, lambda image_id: cmd.AddBoxesCommand(self, image_id, boxes, text))
+        if command is None:
+            return []
+        self.last_category_id = boxes[-1][0]
+        return list(command.ids)
+
     def add_box(self, bbox, category_id: int) -> int | None:
         """Add a box of class `category_id` to the current image; returns its annotation id."""
-        if self.current_entry() is None or not self.has_category(category_id):
-            return None
-        text = f"Add {self.category_name(category_id)} box"
-        command = self._push_on_image(self.current_row, text, lambda image_id: cmd.AddBoxesCommand(
-            self, image_id, [(category_id, tidy_bbox(bbox))], text))
-        if command is None:
-            return None
-        self.last_category_id = category_id
-        return command.ids[0]
+        ids = self.add_boxes(self.current_row, [(category_id, bbox)])
+        return ids[0] if ids else None
 
     def add_box_with_new_category(self, bbox, name: str) -> int | None:
         """Create class `name` and add a box of it, as one undo step."""

@@ -174,3 +174,15 @@ def test_undo_across_images_brings_the_image_back(qtbot, boxed):
     QTest.keyClick(window, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
     assert [a["id"] for a in state.current_annotations()] == [ann]
     qtbot.waitUntil(lambda: ann in window.canvas.box_items())
+
+
+def test_add_boxes_to_another_image_in_one_undo_step(qtbot, boxed):
+    """The seam for accepting predictions: several boxes on any image, one undoable step."""
+    window, ann = boxed
+    state = window.state
+    cat, dog = (state.document.category_by_name(n)["id"] for n in ("cat", "dog"))
+    ids = state.add_boxes(2, [(cat, [1, 1, 10, 10]), (dog, [20, 20, 30, 30]), (999, [0, 0, 1, 1])])
+    assert len(ids) == 2 and state.current_row == 0  # unknown class 999 skipped; no navigation
+    assert state.status(2) == "edited" and len(state.annotations(2)) == 2
+    state.undo_stack.undo()
+    assert state.current_row == 2 and state.annotations(2) == [] and state.entry(2).image_id is None

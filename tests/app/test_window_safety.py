@@ -231,6 +231,7 @@ def test_json_whose_images_are_elsewhere_asks_for_the_image_folder(qtbot, window
     with qtbot.waitSignals([window.session.opened, window.session.opened], timeout=10_000):
         window.flows.open_path(str(copy))
     assert any("Images not found" in t for t in dialogs.texts("question"))
+    assert dialogs.texts("warning") == []  # one question, not a question and a warning
     wait_image(qtbot, window)
     assert window.state.current_entry().error is None
     assert window.state.document.image_root == shared_data / "coco_tiny/val2017"
