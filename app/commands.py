@@ -7,16 +7,22 @@ on undo). Commands talk to the document only through its public edit API.
 """
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QUndoCommand
+
+from detr_core.errors import WorkbenchError
 
 from .colors import COLOR_KEY
 
 if TYPE_CHECKING:
     from .state import AppState
 
+log = logging.getLogger(__name__)
 _UNSET = object()
+# What the document raises for an edit it refuses (a bad box, an unknown id, a taken name).
+REFUSED = (ValueError, KeyError, IndexError, WorkbenchError)
 NUDGE_ID = 1  # consecutive arrow-key nudges of the same boxes merge into one undo step
 
 
@@ -32,11 +38,22 @@ class StateCommand(QUndoCommand):
         self.image_id = image_id
         self._done_once = False
         self._old_status = _UNSET
+        self.failed = False  # the document refused it: Qt drops obsolete commands from the stack
+
+    def _refused(self, error: Exception) -> None:
+        log.warning("%s: not applied", self.text(), exc_info=error)
+        self.failed = True
+        self.setObsolete(True)
+        self.state.message.emit(f"{self.text()}: not applied ({error})")
 
     def redo(self) -> None:
         if self._done_once and self.image_id is not None:
             self.state.reveal_image(self.image_id)
-        self.apply(first=not self._done_once)
+        try:
+            self.apply(first=not self._done_once)
+        except REFUSED as e:
+            self._refused(e)
+            return
         self._done_once = True
         if self.marks_edited and self.image_id is not None:
             if self._old_status is _UNSET:
@@ -47,7 +64,11 @@ class StateCommand(QUndoCommand):
     def undo(self) -> None:
         if self.image_id is not None:
             self.state.reveal_image(self.image_id)
-        self.revert()
+        try:
+            self.revert()
+        except REFUSED as e:
+            self._refused(e)
+            return
         if self.marks_edited and self.image_id is not None and self._old_status is not _UNSET:
             self.state.set_raw_status(self.image_id, self._old_status)
         self.notify(self.selected_after_undo())

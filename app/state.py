@@ -308,7 +308,7 @@ class AppState(QObject, EditsMixin):
                 self.notify_image(command.image_id)
             return False
         self.undo_stack.push(command)
-        return True
+        return not command.failed
 
     def attach_image_id(self, row: int, image_id: int | None) -> None:
         """Record that `row` now has (or no longer has) a COCO image record (used by commands)."""

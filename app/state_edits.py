@@ -5,6 +5,7 @@ screen, this file says how it changes. Boxes are COCO [x, y, width, height] in i
 """
 from __future__ import annotations
 
+from detr_core.coco.validate import bbox_problem
 from detr_core.errors import ImageError
 from detr_core.images import image_size
 
@@ -48,13 +49,14 @@ class EditsMixin:
             self.push(command)
         finally:
             self.undo_stack.endMacro()
-        return command
+        return None if command.failed else command
 
     # -- boxes ------------------------------------------------------------------------------------
     def add_boxes(self, row: int, boxes: list[tuple[int, list[float]]], text: str | None = None) -> list[int]:
         """Add boxes [(category id, [x, y, w, h])] to image `row` as one undo step (e.g. accepted
         predictions); returns their annotation ids ([] if nothing was added)."""
-        boxes = [(cat, tidy_bbox(bbox)) for cat, bbox in boxes if self.has_category(cat)]
+        boxes = [(cat, tidy_bbox(bbox)) for cat, bbox in boxes
+                 if self.has_category(cat) and bbox_problem(list(bbox)) is None]
         if self.document is None or not 0 <= row < len(self.entries) or not boxes:
             return []
         text = text or (f"Add {self.category_name(boxes[0][0])} box" if len(boxes) == 1

@@ -186,3 +186,17 @@ def test_add_boxes_to_another_image_in_one_undo_step(qtbot, boxed):
     assert state.status(2) == "edited" and len(state.annotations(2)) == 2
     state.undo_stack.undo()
     assert state.current_row == 2 and state.annotations(2) == [] and state.entry(2).image_id is None
+
+
+def test_an_edit_the_document_refuses_is_reported_and_not_kept(qtbot, boxed):
+    window, ann = boxed
+    state = window.state
+    messages = []
+    state.message.connect(messages.append)
+    steps = state.undo_stack.count()
+    state.set_bboxes({ann: [1, 1, -5, 3]})  # a negative width
+    assert "not applied" in messages[-1] and "negative" in messages[-1]
+    assert state.undo_stack.count() == steps and state.document.annotation(ann)["bbox"] == [40, 40, 60, 50]
+    assert state.status(0) == "edited"
+    state.undo_stack.undo()  # the last real edit (the box) is still what undo takes back
+    assert state.current_annotations() == []
