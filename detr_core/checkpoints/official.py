@@ -59,10 +59,17 @@ def _split_panoptic(state_dict: dict[str, Tensor], path: Path) -> tuple[dict[str
     return detection, dropped
 
 
+def _number(args: dict, key: str, kind: type, path: Path) -> Any:
+    try:
+        return kind(args[key])
+    except (TypeError, ValueError):
+        raise CheckpointError(f"{path}: args.{key} is {args[key]!r}, expected a number") from None
+
+
 def _nheads_dilation(args: dict | None, dilation: bool | None, path: Path) -> tuple[int, bool]:
     nheads = 8
     if args is not None and args.get("nheads") is not None:
-        nheads = int(args["nheads"])
+        nheads = _number(args, "nheads", int, path)
     if args is not None and args.get("dilation") is not None:
         return nheads, bool(args["dilation"])
     if dilation is not None:
@@ -114,7 +121,7 @@ def parse_official(obj: Any, path: Path, *, dilation: bool | None = None) -> Par
     fields = infer_config_fields(state_dict, path)
     fields["nheads"], fields["dilation"] = _nheads_dilation(args, dilation, path)
     if args is not None and args.get("dropout") is not None:
-        fields["dropout"] = float(args["dropout"])
+        fields["dropout"] = _number(args, "dropout", float, path)
     config = make_config(fields, path)
 
     if panoptic:

@@ -93,14 +93,15 @@ def torch_load(path: str | os.PathLike, map_location: Any = "cpu") -> Any:
 
 
 def safetensors_load(path: str | os.PathLike, device: str = "cpu") -> dict[str, Tensor]:
-    """All tensors of a .safetensors file (the format cannot hold code)."""
+    """All tensors of a .safetensors file (the format cannot hold code), in memory of their own:
+    load_file maps the file, and a model must not change (or crash) when the file is rewritten."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     path = Path(path)
     check_readable(path)
     try:
-        return load_file(path, device=device)
+        return {k: v.clone() for k, v in load_file(path, device=device).items()}
     except (SafetensorError, ValueError, OSError) as e:
         raise CheckpointError(f"not a readable safetensors file: {path} ({_first_line(e)})") from None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import shutil
 
 import pytest
 import torch
@@ -143,6 +144,15 @@ def test_official_safetensors_without_config(tmp_path, tiny_sd):
     assert load_checkpoint(tmp_path / "weights.safetensors").kind == "official"
     (tmp_path / "broken.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}......")
     assert "not a readable safetensors file" in _error(tmp_path / "broken.safetensors")
+
+
+def test_loaded_weights_do_not_follow_the_file(tmp_path, tiny_sd):
+    save_file(tiny_sd, tmp_path / "weights.safetensors")
+    loaded = load_checkpoint(tmp_path / "weights.safetensors")
+    save_file({k: v + 1 for k, v in tiny_sd.items()}, tmp_path / "new.safetensors")
+    shutil.copyfile(tmp_path / "new.safetensors", tmp_path / "weights.safetensors")  # rewrites in place
+    for key, tensor in loaded.model.state_dict().items():
+        assert torch.equal(tensor, tiny_sd[key]), key
 
 
 def test_hf_weights_without_config_json(tmp_path):
