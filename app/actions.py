@@ -67,6 +67,7 @@ CANVAS_KEYS: tuple[tuple[str, str], ...] = (
     ("Space (short tap on the canvas)", "Mark the image reviewed"),
     ("Click · Ctrl+click · drag on empty area", "Select a box · add/remove one · select in a rectangle"),
     ("Drag a box · drag one of its 8 handles", "Move · resize (stays inside the image)"),
+    ("Tab · Shift+Tab", "Select the next · previous box (left to right)"),
     ("Arrow keys · Shift+arrow keys", "Nudge the selected boxes by 1 px · 10 px"),
     ("Esc", "Cancel drawing, close the class list, or clear the selection"),
     ("Class list: type · ↑ ↓ · Enter · 1–9", "Search or name a new class · move · accept · pick directly"),

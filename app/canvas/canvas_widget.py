@@ -137,6 +137,20 @@ class CanvasWidget(ZoomMixin, ClassPickingMixin, QGraphicsView):
         self._set_mode("draw")
         self.setFocus()
 
+    def select_next_box(self, step: int = 1) -> None:
+        """Tab / Shift+Tab: select the next / previous box, left to right, top to bottom."""
+        order = sorted(self._items, key=lambda i: (self._items[i].rect().left(), self._items[i].rect().top()))
+        if not order:
+            return
+        current = self.state.selection[-1] if self.state.selection else None
+        index = order.index(current) + step if current in order else (0 if step > 0 else -1)
+        chosen = order[index % len(order)]
+        self.state.set_selection([chosen])
+        self.ensureVisible(self._items[chosen].rect(), 40, 40)
+
+    def focusNextPrevChild(self, forward: bool) -> bool:
+        return False  # Tab walks the boxes, not the widgets
+
     def cancel(self) -> None:
         """Esc: stop drawing, close the picker, or clear the selection."""
         if self.picker.isVisible():
@@ -364,6 +378,9 @@ class CanvasWidget(ZoomMixin, ClassPickingMixin, QGraphicsView):
             return
         if key == Qt.Key.Key_Escape:
             self.cancel()
+            return
+        if key in (Qt.Key.Key_Tab, Qt.Key.Key_Backtab):
+            self.select_next_box(-1 if key == Qt.Key.Key_Backtab else 1)
             return
         super().keyPressEvent(event)
 

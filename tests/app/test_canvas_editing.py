@@ -200,3 +200,20 @@ def test_an_edit_the_document_refuses_is_reported_and_not_kept(qtbot, boxed):
     assert state.status(0) == "edited"
     state.undo_stack.undo()  # the last real edit (the box) is still what undo takes back
     assert state.current_annotations() == []
+
+
+def test_tab_walks_the_boxes_left_to_right(qtbot, boxed):
+    window, ann = boxed
+    state = window.state
+    right = state.add_box([200, 10, 20, 20], state.document.category_by_name("dog")["id"])
+    state.set_selection([])
+    window.canvas.setFocus()
+    QTest.keyClick(window.canvas, Qt.Key.Key_Tab)
+    assert state.selection == [ann]
+    QTest.keyClick(window.canvas, Qt.Key.Key_Tab)
+    assert state.selection == [right]
+    QTest.keyClick(window.canvas, Qt.Key.Key_Tab)
+    assert state.selection == [ann]  # wraps around
+    QTest.keyClick(window.canvas, Qt.Key.Key_Backtab, Qt.KeyboardModifier.ShiftModifier)
+    assert state.selection == [right]
+    assert window.canvas.hasFocus()
