@@ -153,7 +153,7 @@ class MainWindow(QMainWindow):
         self.state.dirty_changed.connect(self.setWindowModified)
         self.state.visibility_changed.connect(
             lambda: self.actions["toggle_boxes"].setChecked(not self.state.boxes_visible))
-        self.session.saved.connect(lambda _path: self._on_state_document_opened())
+        self.session.saved.connect(lambda _path: self._refresh_title_and_actions())
 
     # -- seams for other modules ------------------------------------------------------------------
     def add_dock(self, widget: QWidget, title: str, area: Qt.DockWidgetArea, name: str) -> QDockWidget:
@@ -181,6 +181,9 @@ class MainWindow(QMainWindow):
     # -- slots ------------------------------------------------------------------------------------
     @Slot()
     def _on_state_document_opened(self) -> None:
+        self._refresh_title_and_actions()
+
+    def _refresh_title_and_actions(self) -> None:
         doc = self.state.document
         name = (doc.path.name if doc.path else f"{self.state.root.name} (not saved yet)") if doc else ""
         self.setWindowTitle(f"{name}[*] — {APP_NAME}" if doc else APP_NAME)
