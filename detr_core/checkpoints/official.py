@@ -134,8 +134,10 @@ def parse_official(obj: Any, path: Path, *, dilation: bool | None = None) -> Par
         what = f"official DETR training checkpoint{epoch}"
     else:
         kind, what = "official", "official DETR checkpoint"
+    heads_recorded = args is not None and args.get("nheads") is not None
+    note = "" if heads_recorded else f"{config.nheads} attention heads assumed (not recorded in the file)"
     return Parsed(state_dict=state_dict, config=config, class_names=default_class_names(config.num_classes),
-                  kind=kind, what=what, metadata=metadata)
+                  kind=kind, what=what, metadata=metadata, note=note)
 
 
 def describe_non_checkpoint(obj: Any, path: Path) -> CheckpointError:

@@ -14,7 +14,6 @@ target; on any failure the previous file is untouched and the temporary file is 
 from __future__ import annotations
 
 import os
-import tempfile
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Sequence
@@ -22,6 +21,7 @@ from typing import Any, Sequence
 import torch
 from torch import Tensor, nn
 
+from ..atomic import atomic_write
 from ..config import ModelConfig
 from ..detr import build
 from ..errors import CheckpointError
@@ -54,30 +54,6 @@ def _check_plain(value: Any, where: str, path: Path) -> None:
     else:
         raise CheckpointError(f"cannot save {path}: {where} is a {type(value).__module__}."
                               f"{type(value).__qualname__}; only plain values and tensors are stored")
-
-
-def _atomic_torch_save(payload: dict, path: Path) -> None:
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
-        raise
-    try:  # make the rename durable too
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass
 
 
 def _reason(error: BaseException) -> str:
@@ -117,7 +93,7 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, config: ModelConf
     if not path.parent.is_dir():
         raise CheckpointError(f"cannot save {path}: folder {path.parent} does not exist")
     try:
-        _atomic_torch_save(payload, path)
+        atomic_write(path, lambda f: torch.save(payload, f))
     except (OSError, RuntimeError) as e:  # torch's zip writer reports I/O errors as RuntimeError
         raise CheckpointError(f"cannot save {path}: {_reason(e)}") from e
 

@@ -60,7 +60,8 @@ def test_r50_official_layout_loads_with_reference_counts(r50):
     assert loaded.config == preset("detr-r50")
     assert loaded.kind == "official"
     assert loaded.class_names == list(COCO_CLASS_NAMES)
-    assert loaded.description == f"official DETR checkpoint: R50, 91 COCO classes, 100 queries ({path})"
+    assert loaded.description == (f"official DETR checkpoint: R50, 91 COCO classes, 100 queries ({path}); "
+                                   "8 attention heads assumed (not recorded in the file)")
     assert not loaded.model.training
     _assert_same_weights(loaded.model, model)
 
