@@ -43,9 +43,10 @@ class FrozenBatchNorm2d(nn.Module):
 
 
 class Backbone(nn.Module):
-    """torchvision ResNet up to layer4; `body` returns {"0": [B, C, H/32, W/32]} (H/16 with DC5)."""
+    """torchvision ResNet up to layer4 (or layer3 with stages=3); `body` returns
+    {"0": [B, C, H/32, W/32]} (H/16 with DC5 or stages=3)."""
 
-    def __init__(self, name: str, dilation: bool, train_backbone: bool = True):
+    def __init__(self, name: str, dilation: bool, train_backbone: bool = True, stages: int = 4):
         super().__init__()
         resnet = getattr(torchvision.models, name)(
             weights=None,
@@ -56,8 +57,9 @@ class Backbone(nn.Module):
         for param_name, parameter in resnet.named_parameters():
             trainable = train_backbone and any(f"layer{i}" in param_name for i in (2, 3, 4))
             parameter.requires_grad_(trainable)
-        self.body = IntermediateLayerGetter(resnet, return_layers={"layer4": "0"})
-        self.num_channels = 512 if name in ("resnet18", "resnet34") else 2048
+        self.body = IntermediateLayerGetter(resnet, return_layers={f"layer{stages}": "0"})
+        channels = 512 if name in ("resnet18", "resnet34") else 2048
+        self.num_channels = channels if stages == 4 else channels // 2
 
     def forward(self, images: Tensor) -> Tensor:
         """[B, 3, H, W] normalised images -> [B, C, h, w] features."""
@@ -86,6 +88,6 @@ class Joiner(nn.Sequential):
 
 
 def build(cfg: ModelConfig, train_backbone: bool = True) -> Joiner:
-    backbone = Backbone(cfg.backbone, cfg.dilation, train_backbone)
+    backbone = Backbone(cfg.backbone, cfg.dilation, train_backbone, cfg.backbone_stages)
     position_embedding = PositionEmbeddingSine(cfg.hidden_dim // 2, normalize=True)
     return Joiner(backbone, position_embedding)

@@ -13,6 +13,8 @@ BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet101")
 class ModelConfig:
     backbone: str = "resnet50"  # torchvision ResNet: resnet18 | resnet34 | resnet50 | resnet101
     dilation: bool = False  # DC5: dilate the last stage instead of striding (feature stride 16)
+    backbone_stages: int = 4  # ResNet stages used: 4 (reference), or 3 (stop after layer3: stride 16,
+    #                           a quarter of the backbone's weights; small from-scratch CPU models)
     hidden_dim: int = 256  # transformer width
     nheads: int = 8  # attention heads
     enc_layers: int = 6
@@ -30,6 +32,10 @@ class ModelConfig:
             raise ValueError(f"unknown backbone {self.backbone!r}; expected one of {', '.join(BACKBONES)}")
         if self.dilation and self.backbone in ("resnet18", "resnet34"):
             raise ValueError(f"dilation (DC5) needs a bottleneck ResNet (resnet50/101), not {self.backbone}")
+        if self.backbone_stages not in (3, 4):
+            raise ValueError(f"backbone_stages must be 3 or 4, got {self.backbone_stages}")
+        if self.dilation and self.backbone_stages != 4:
+            raise ValueError("dilation (DC5) dilates layer4, which backbone_stages=3 leaves out")
         if self.hidden_dim % self.nheads:
             raise ValueError(f"hidden_dim {self.hidden_dim} is not divisible by nheads {self.nheads}")
         if self.hidden_dim % 2:
@@ -42,12 +48,13 @@ class ModelConfig:
 
     @property
     def backbone_channels(self) -> int:
-        return 512 if self.backbone in ("resnet18", "resnet34") else 2048
+        channels = 512 if self.backbone in ("resnet18", "resnet34") else 2048
+        return channels if self.backbone_stages == 4 else channels // 2
 
     @property
     def stride(self) -> int:
         """Pixels of the resized input per feature-map cell."""
-        return 16 if self.dilation else 32
+        return 16 if self.dilation or self.backbone_stages == 3 else 32
 
     def replace(self, **changes: Any) -> "ModelConfig":
         return dataclasses.replace(self, **changes)
@@ -73,6 +80,12 @@ PRESETS: dict[str, ModelConfig] = {
     "small": ModelConfig(
         backbone="resnet18", hidden_dim=128, nheads=8, enc_layers=3, dec_layers=3,
         dim_feedforward=512, num_queries=30, min_size=384, max_size=640,
+    ),
+    # The bundled demo model (resources/models/demo.pth, `make demo-model`): 4.2M weights, trained
+    # from scratch on synthetic shapes (no dropout: it learns faster and the data is plentiful).
+    "demo": ModelConfig(
+        backbone="resnet18", backbone_stages=3, hidden_dim=128, nheads=8, enc_layers=3, dec_layers=3,
+        dim_feedforward=512, dropout=0.0, num_queries=20, min_size=256, max_size=416,
     ),
     "tiny": ModelConfig(
         backbone="resnet18", hidden_dim=64, nheads=4, enc_layers=2, dec_layers=2,

@@ -14,6 +14,8 @@ from ..errors import WorkbenchError
 COMMANDS: dict[str, str] = {
     "detect": "detr_core.cli.detect",
     "coco": "detr_core.cli.coco",
+    "train": "detr_core.cli.train",
+    "eval": "detr_core.cli.evaluate",
 }
 
 

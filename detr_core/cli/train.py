@@ -1,0 +1,241 @@
+"""`detr-workbench train`: fine-tune (or train from scratch) a DETR on COCO annotations.
+
+Writes RUN_DIR/checkpoint.pth (resumable, every epoch), model.pth (final), best.pth (best
+validation AP), metrics.jsonl (the event stream, see detr_core/events.py) and run.json (the
+arguments, so `--resume` needs only --out). Under `torchrun --nproc_per_node N` it trains with
+DistributedDataParallel; only rank 0 writes.
+
+Exit codes: 0 completed; 3 stopped by SIGINT/SIGTERM after writing a resumable checkpoint (a second
+signal aborts at once); 1 error (one line on stderr, an "error" event in the stream); 2 bad usage.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from pathlib import Path
+
+EXIT_STOPPED = 3
+
+# Training options: command-line name -> TrainConfig field. None default = "not given".
+_TRAIN_OPTIONS = {
+    "epochs": int, "batch_size": int, "accumulate": int, "lr": float, "lr_backbone": float,
+    "weight_decay": float, "clip_max_norm": float, "schedule": str, "lr_drop": int,
+    "warmup_steps": int, "resolution": str, "workers": int, "seed": int, "eval_every": int,
+}
+_SAVED_ARGS = ("train_json", "train_images", "val_json", "val_images", "checkpoint", "config",
+               "half_weights")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="fine-tune or train a DETR on COCO annotations",
+                       description="Train a DETR on a COCO instances file and its images, from a "
+                                   "checkpoint (fine-tuning: the class head moves onto the data's "
+                                   "classes by name) or from scratch (--config).",
+                       epilog="Exit codes: 0 done, 3 stopped by SIGINT/SIGTERM (resumable), 1 error.")
+    data = p.add_argument_group("data")
+    data.add_argument("--train-json", type=Path, help="COCO instances file to train on")
+    data.add_argument("--train-images", type=Path, help="its image folder (default: found next to it)")
+    data.add_argument("--val-json", type=Path, help="COCO instances file to validate on after each epoch")
+    data.add_argument("--val-images", type=Path)
+    model = p.add_argument_group("model")
+    model.add_argument("--checkpoint", help="starting weights: project/official .pth, Hugging Face folder, "
+                                            "or detr-r50 | detr-r101 | detr-r50-dc5 | detr-r101-dc5")
+    model.add_argument("--config", help="from scratch (no --checkpoint): tiny | small | demo | detr-r50 | "
+                                        "... (default small)")
+    run = p.add_argument_group("run")
+    run.add_argument("--out", type=Path, required=True, help="run folder")
+    mode = run.add_mutually_exclusive_group()
+    mode.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
+    mode.add_argument("--overwrite", action="store_true", help="replace the run in --out")
+    run.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    run.add_argument("--jsonl", action="store_true", help="also write the event stream on stdout")
+    run.add_argument("--half-weights", action="store_true",
+                     help="store model.pth and best.pth in fp16 (half the size)")
+    opt = p.add_argument_group("training (defaults: the reference fine-tuning recipe)")
+    opt.add_argument("--epochs", type=int, help="default 50")
+    opt.add_argument("--batch-size", type=int, help="images per process per forward pass (default 2)")
+    opt.add_argument("--accumulate", type=int, help="forward passes per optimizer step (default 1)")
+    opt.add_argument("--lr", type=float, help="default 1e-4")
+    opt.add_argument("--lr-backbone", type=float, help="default 1e-5 (from scratch: --lr)")
+    opt.add_argument("--weight-decay", type=float, help="default 1e-4")
+    opt.add_argument("--clip-max-norm", type=float, help="gradient clipping, 0 = off (default 0.1)")
+    opt.add_argument("--schedule", choices=("step", "cosine"), help="default step")
+    opt.add_argument("--lr-drop", type=int, help="step schedule: epochs before lr x0.1 (default 2/3 of them)")
+    opt.add_argument("--warmup-steps", type=int, help="linear warm-up steps (default 0)")
+    opt.add_argument("--resolution", help="reference (800) | 640 | 512 | 384 | 256 | auto (the model's)")
+    opt.add_argument("--no-flip", action="store_true", help="no random horizontal flips")
+    opt.add_argument("--freeze-backbone", action="store_true", help="train only the transformer and heads")
+    opt.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
+    opt.add_argument("--workers", type=int, help="data-loader processes (default 2)")
+    opt.add_argument("--seed", type=int, help="default 42")
+    opt.add_argument("--eval-every", type=int, help="validate every N epochs (default 1)")
+    p.set_defaults(func=run_command)
+
+
+class _StopFlag:
+    """SIGINT/SIGTERM ask the run to stop after the current step; a second signal aborts."""
+
+    def __init__(self):
+        self.requested = False
+        self.previous = {}
+
+    def install(self) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self.previous[sig] = signal.signal(sig, self._handle)
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            self.uninstall()
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def uninstall(self) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+        self.previous = {}
+
+    def __call__(self) -> bool:
+        return self.requested
+
+
+def _train_config(args, saved: dict | None, from_scratch: bool):
+    from ..train_config import TrainConfig
+
+    if saved is not None:  # resuming: the run's own config, with a new length if asked for
+        cfg = TrainConfig.from_dict(saved)
+        return cfg.replace(epochs=args.epochs) if args.epochs is not None else cfg
+    given = {}
+    for name in _TRAIN_OPTIONS:
+        value = getattr(args, name)
+        if value is not None:
+            given["num_workers" if name == "workers" else name] = value
+    if from_scratch:
+        given.setdefault("lr_backbone", given.get("lr", TrainConfig.lr))
+        given["train_stem"] = True
+    given.update(hflip=not args.no_flip, freeze_backbone=args.freeze_backbone, amp=not args.no_amp)
+    try:
+        return TrainConfig(**given)
+    except ValueError as e:
+        from ..errors import WorkbenchError
+
+        raise WorkbenchError(str(e)) from None
+
+
+def _fill_from_run(args) -> None:
+    """--resume: arguments not given again come from the run's run.json."""
+    path = args.out / "run.json"
+    if not path.is_file():
+        return
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    for key in _SAVED_ARGS:
+        if getattr(args, key) in (None, False) and saved.get(key) is not None:
+            value = saved[key]
+            setattr(args, key, Path(value) if key.endswith(("_json", "_images")) else value)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from .. import distributed
+    from ..devices import resolve_device
+    from ..errors import WorkbenchError
+    from ..events import RunFailed
+    from ..progress import EventSinks, JsonLines, TerminalProgress
+
+    device = resolve_device(args.device)
+    info = distributed.init_from_env(device)
+    device = distributed.process_device(device, info)
+    sinks = EventSinks()
+    stop = _StopFlag()
+    try:
+        if args.resume:
+            _fill_from_run(args)
+        if args.train_json is None:
+            raise WorkbenchError("--train-json is required (except with --resume of a run that has run.json)")
+        if args.checkpoint and args.config:
+            raise WorkbenchError("--config is for training from scratch; --checkpoint brings its own model")
+        from ..train_setup import prepare_run_dir
+
+        prepare_run_dir(args.out, resume=args.resume, overwrite=args.overwrite, main=info.is_main)
+        distributed.barrier()
+        if info.is_main:
+            sinks.sinks.append(JsonLines(args.out / "metrics.jsonl"))
+            if args.jsonl:
+                sinks.sinks.append(JsonLines(sys.stdout))
+            sinks.sinks.append(TerminalProgress())
+            _save_args(args)
+        stop.install()
+        return _train(args, device, sinks, stop)
+    except Exception as error:
+        if not getattr(error, "reported", False) and sinks.sinks:
+            kind = "data" if type(error).__name__ in ("DatasetError", "ImageError") else \
+                   "checkpoint" if type(error).__name__ == "CheckpointError" else \
+                   "crash" if not isinstance(error, WorkbenchError) else "setup"
+            sinks(RunFailed(kind, str(error), 0, 0, None))
+        raise
+    finally:
+        stop.uninstall()
+        sinks.close()
+        distributed.cleanup()
+
+
+def _save_args(args) -> None:
+    from ..atomic import atomic_write_json
+
+    saved = {k: (str(getattr(args, k)) if isinstance(getattr(args, k), Path) else getattr(args, k))
+             for k in _SAVED_ARGS}
+    atomic_write_json(args.out / "run.json", saved, indent=2)
+
+
+def _train(args, device, sinks, stop: _StopFlag) -> int:
+    from .. import distributed, train_setup
+    from ..config import ModelConfig, preset
+    from ..engine import train
+    from ..errors import WorkbenchError
+
+    main = distributed.is_main()
+    raw = loaded_base = None
+    if args.resume:  # the run's own model and training config
+        from ..checkpoints import read_checkpoint_state
+
+        raw = read_checkpoint_state(args.out / "checkpoint.pth")
+        cfg = _train_config(args, (raw.get("state") or {}).get("train_config") or {}, False)
+        base_config = ModelConfig.from_dict(raw["model_config"])
+    elif args.checkpoint:
+        from ..checkpoints import load_checkpoint
+
+        loaded_base = load_checkpoint(args.checkpoint)
+        cfg = _train_config(args, None, False)
+        base_config = loaded_base.config
+    else:
+        cfg = _train_config(args, None, True)
+        try:
+            base_config = preset(args.config or "small")
+        except ValueError as e:
+            raise WorkbenchError(f"--config: {e}") from None
+    resolution = train_setup.pick_resolution(cfg.resolution, base_config)
+    loaded = train_setup.load_data(args.train_json, args.train_images, args.val_json, args.val_images,
+                                   resolution, hflip=cfg.hflip, seed=cfg.seed)
+    data = loaded.data
+    if raw is not None:
+        start = train_setup.from_run(raw, args.out / "checkpoint.pth", data.class_map)
+    elif loaded_base is not None:
+        start = train_setup.from_checkpoint(loaded_base, data.class_map, resolution, cfg.seed)
+    else:
+        start = train_setup.from_scratch(args.config or "small", data.class_map, data, resolution, cfg.seed)
+    if main:
+        for title, summary in loaded.summaries:
+            print("\n".join(summary.lines(title)), file=sys.stderr)
+        print(f"detr-workbench train: model: {start.base}", file=sys.stderr)
+        for note in ([] if start.from_scratch else start.notes):  # from scratch: a warning event
+            print(f"detr-workbench train: {note}", file=sys.stderr)
+    warnings = [w for _, s in loaded.summaries for w in s.lines("")[2:]]
+    metadata = {"train_json": str(args.train_json), "val_json": str(args.val_json) if args.val_json else None,
+                "base_checkpoint": args.checkpoint, "resolution": resolution.name}
+    result = train(cfg, start.model, data, sinks if main else None, stop, model_config=start.config,
+                   run_dir=args.out, device=device, resume=raw["state"] if raw is not None else None,
+                   metadata=metadata, base=start.base,
+                   warnings=[w.strip().removeprefix("warning: ") for w in warnings]
+                   + (start.notes if start.from_scratch else []),
+                   half_weights=bool(args.half_weights))
+    return 0 if result.status == "completed" else EXIT_STOPPED

@@ -1,0 +1,188 @@
+"""Training events: what a run reports, as frozen dataclasses and as JSON lines.
+
+`engine.train(..., on_event=...)` calls `on_event(event)` with the events below. The `train` CLI
+writes each one as a line of JSON to `RUN_DIR/metrics.jsonl` (appended across resumes) and, with
+`--jsonl`, to stdout (nothing else is printed on stdout then). This stream is the contract the
+workbench's live curves read; it only grows by new optional fields or new event types, and any
+incompatible change increments SCHEMA.
+
+Every line is an object with
+    "type"    "start" | "step" | "eval" | "epoch" | "checkpoint" | "warning" | "end" | "error"
+    "schema"  1
+    "time"    Unix time in seconds (float) when the event was made
+Counting: "epoch" is 1-based (the epoch in progress or just finished, of "epochs"); "step" is the
+number of optimizer steps done so far in the whole run (1-based, continues across resumes), of
+"total_steps" = epochs x steps_per_epoch. Losses are floats, means over all processes; a
+non-finite value is written as null. Times are seconds.
+
+  start       run_dir, resumed, epochs, steps_per_epoch, total_steps, start_epoch, start_step,
+              batch_size (images per optimizer step, all processes), world_size, device,
+              train_images, val_images, class_names, model_config, train_config, base (what the
+              weights started from)
+  step        epoch, epoch_step, steps_per_epoch, step, total_steps, loss, losses {loss_ce,
+              loss_bbox, loss_giou, their auxiliary loss_ce_0.., class_error, cardinality_error},
+              lr, lr_backbone, grad_norm (before clipping), images_per_s, elapsed_s, eta_s
+  eval        epoch, step, metrics {AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm,
+              ARl: float or null; per_class: {name: AP or null}}, images, duration_s
+  epoch       epoch, epochs, step, total_steps, loss, losses (means over the epoch's steps),
+              duration_s, images_per_s, eta_s, metrics (the eval of this epoch, or null)
+  checkpoint  path, epoch, step, reason ("epoch" | "final" | "stopped"), resumable
+  warning     message
+  end         status ("completed" | "stopped"), epoch, step, total_steps, elapsed_s, metrics (last
+              evaluation or null), checkpoint (resumable checkpoint), model (final weights or null)
+  error       kind ("non_finite_loss" | "checkpoint" | "data" | "crash"), message, epoch, step,
+              checkpoint (the last good checkpoint, or null)
+A run ends with exactly one "end" or "error" line (unless killed with SIGKILL).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+SCHEMA = 1
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe: non-finite floats -> None, tuples -> lists, recursively."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class Event:
+    TYPE: ClassVar[str] = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "time"}
+        return {"type": self.TYPE, "schema": SCHEMA, "time": self.time, **_clean(fields)}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, allow_nan=False)
+
+
+def _now() -> float:
+    return round(time.time(), 3)
+
+
+@dataclass(frozen=True)
+class RunStarted(Event):
+    TYPE: ClassVar[str] = "start"
+    run_dir: str | None
+    resumed: bool
+    epochs: int
+    steps_per_epoch: int
+    total_steps: int
+    start_epoch: int  # 1-based epoch the run (re)starts in
+    start_step: int  # optimizer steps already done (0 for a new run)
+    batch_size: int
+    world_size: int
+    device: str
+    train_images: int
+    val_images: int
+    class_names: list
+    model_config: dict
+    train_config: dict
+    base: str
+    time: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class StepDone(Event):
+    TYPE: ClassVar[str] = "step"
+    epoch: int
+    epoch_step: int
+    steps_per_epoch: int
+    step: int
+    total_steps: int
+    loss: float
+    losses: dict
+    lr: float
+    lr_backbone: float
+    grad_norm: float
+    images_per_s: float
+    elapsed_s: float
+    eta_s: float
+    time: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class EvalDone(Event):
+    TYPE: ClassVar[str] = "eval"
+    epoch: int
+    step: int
+    metrics: dict
+    images: int
+    duration_s: float
+    time: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class EpochDone(Event):
+    TYPE: ClassVar[str] = "epoch"
+    epoch: int
+    epochs: int
+    step: int
+    total_steps: int
+    loss: float
+    losses: dict
+    duration_s: float
+    images_per_s: float
+    eta_s: float
+    metrics: dict | None
+    time: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class CheckpointSaved(Event):
+    TYPE: ClassVar[str] = "checkpoint"
+    path: str
+    epoch: int
+    step: int
+    reason: str  # "epoch" | "final" | "stopped"
+    resumable: bool
+    time: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class RunWarning(Event):
+    TYPE: ClassVar[str] = "warning"
+    message: str
+    time: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class RunEnded(Event):
+    TYPE: ClassVar[str] = "end"
+    status: str  # "completed" | "stopped"
+    epoch: int
+    step: int
+    total_steps: int
+    elapsed_s: float
+    metrics: dict | None
+    checkpoint: str | None
+    model: str | None
+    time: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class RunFailed(Event):
+    TYPE: ClassVar[str] = "error"
+    kind: str  # "non_finite_loss" | "checkpoint" | "data" | "crash"
+    message: str
+    epoch: int
+    step: int
+    checkpoint: str | None
+    time: float = field(default_factory=_now)
+
+
+EVENT_TYPES = {cls.TYPE: cls for cls in (RunStarted, StepDone, EvalDone, EpochDone, CheckpointSaved,
+                                         RunWarning, RunEnded, RunFailed)}

@@ -1,0 +1,82 @@
+"""Training hyper-parameters: one frozen dataclass, saved in every checkpoint of a run.
+
+Defaults are the reference fine-tuning recipe (AdamW 1e-4, backbone 1e-5, weight decay 1e-4,
+gradient clipping 0.1, step LR drop). The GUI builds variants with `dataclasses.replace`.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from .criterion import CriterionConfig
+from .matcher import MatcherConfig
+
+SCHEDULES = ("step", "cosine")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 50
+    batch_size: int = 2  # images per process in one forward pass
+    accumulate: int = 1  # forward passes (micro-batches) per optimizer step
+    lr: float = 1e-4  # transformer, heads, input projection
+    lr_backbone: float = 1e-5  # ResNet layer2..4 (the stem and layer1 never train)
+    weight_decay: float = 1e-4  # AdamW, on every parameter (as the reference)
+    clip_max_norm: float = 0.1  # gradient clipping (total norm); 0 turns it off
+    schedule: str = "step"  # "step": x0.1 after `lr_drop` epochs; "cosine": down to min_lr_ratio
+    lr_drop: int | None = None  # step schedule: epochs before the drop (None: 2/3 of the run)
+    min_lr_ratio: float = 0.01  # cosine schedule: final lr / initial lr
+    warmup_steps: int = 0  # optimizer steps of linear warm-up from 1 % of the lr
+    freeze_backbone: bool = False  # train only the transformer and heads
+    train_stem: bool = False  # also train the ResNet stem and layer1 (frozen in the reference,
+    #                           whose backbone comes pretrained; from scratch they must learn)
+    amp: bool = True  # mixed precision on CUDA (bf16 where supported, else fp16 + loss scaling)
+    resolution: str = "auto"  # data/transforms.RESOLUTIONS name; auto: the model's min_size
+    hflip: bool = True  # random horizontal flips (turn off for left/right-sensitive classes)
+    num_workers: int = 2  # data-loader worker processes (0: load in the training process)
+    seed: int = 42  # model init (from scratch), data order, augmentation, dropout
+    eval_every: int = 1  # validate every N epochs (and always after the last); 0: only at the end
+    criterion: CriterionConfig = field(default_factory=CriterionConfig)
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "accumulate"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("lr", "lr_backbone", "weight_decay", "clip_max_norm", "warmup_steps", "num_workers",
+                     "eval_every"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.schedule!r}; expected one of {', '.join(SCHEDULES)}")
+        if self.lr_drop is not None and self.lr_drop < 1:
+            raise ValueError(f"lr_drop must be at least 1 epoch, got {self.lr_drop}")
+        if not 0 <= self.min_lr_ratio <= 1:
+            raise ValueError(f"min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
+
+    @property
+    def drop_epoch(self) -> int:
+        """Step schedule: the lr is multiplied by 0.1 from this (0-based) epoch on."""
+        return self.lr_drop if self.lr_drop is not None else max(1, round(self.epochs * 2 / 3))
+
+    def replace(self, **changes: Any) -> "TrainConfig":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        data = dict(data)
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown training config keys: {', '.join(unknown)}")
+        if isinstance(data.get("criterion"), dict):
+            crit = dict(data["criterion"])
+            if isinstance(crit.get("matcher"), dict):
+                crit["matcher"] = MatcherConfig(**crit["matcher"])
+            data["criterion"] = CriterionConfig(**crit)
+        return cls(**data)
