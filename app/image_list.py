@@ -24,7 +24,7 @@ class ImageListModel(QAbstractTableModel):
     row whose status changes stays listed until the filter changes, so it never vanishes from
     under the cursor; D / A already skip it (they ask the filter live)."""
 
-    COLUMNS = ("Image", "Boxes")
+    COLUMNS = ("Image", "Boxes", "Pred")  # Pred: the model's predictions shown for the image
 
     def __init__(self, state, parent=None):
         super().__init__(parent)
@@ -36,6 +36,8 @@ class ImageListModel(QAbstractTableModel):
         state.filter_changed.connect(self.refilter)
         state.image_changed.connect(self._on_state_image_changed)
         state.categories_changed.connect(self._on_state_categories_changed)
+        state.model.predictions_changed.connect(self._on_model_predictions_changed)
+        state.model.threshold_changed.connect(self._on_state_categories_changed)
 
     @Slot()
     def refilter(self) -> None:
@@ -71,6 +73,9 @@ class ImageListModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             if column == 0:
                 return entry.name
+            if column == 2:
+                count = self.state.model.prediction_count(row)
+                return "" if count is None else str(count)
             return str(len(self.state.annotations(row))) if entry.image_id is not None else ""
         if role == STATUS_ROLE:
             return ERROR if entry.error else self.state.status(row)
@@ -84,12 +89,24 @@ class ImageListModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             if entry.error:
                 return entry.error
+            count = self.state.model.prediction_count(row) if column == 2 else None
+            if count is not None:
+                return f"{count} prediction(s) at or above the threshold, not yet accepted or rejected"
             return f"{entry.path}\nstatus: {self.state.status(row)}"
         if role == Qt.ItemDataRole.ForegroundRole and entry.error:
             return QColor(STATUS_COLORS[ERROR])
-        if role == Qt.ItemDataRole.TextAlignmentRole and column == 1:
+        if role == Qt.ItemDataRole.ForegroundRole and column == 2:
+            return QColor(STATUS_COLORS["predicted"])
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in (1, 2):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
+
+    @Slot(int)
+    def _on_model_predictions_changed(self, entry_row: int) -> None:
+        if entry_row < 0:
+            self._on_state_categories_changed()
+        else:
+            self._on_state_image_changed(entry_row)
 
     @Slot(int)
     def _on_state_image_changed(self, entry_row: int) -> None:
@@ -164,6 +181,8 @@ class ImageListWidget(QWidget):
         # Fixed, not ResizeToContents: that would ask every one of 10,000 rows for its text.
         view.header().setSectionResizeMode(1, QHeaderView.ResizeMode.Fixed)
         view.header().resizeSection(1, view.fontMetrics().horizontalAdvance("Boxes") + 16)
+        view.header().setSectionResizeMode(2, QHeaderView.ResizeMode.Fixed)
+        view.header().resizeSection(2, view.fontMetrics().horizontalAdvance("Pred") + 16)
         view.selectionModel().currentRowChanged.connect(self._on_view_current_row_changed)
 
     # -- filters ----------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ Seams for later docks (model, training):
     window.menu("&Model").addAction(action)       # a new top-level menu, before Help
     window.canvas.layer("heatmap") / ("predictions") / window.canvas.add_layer(name, z)
     window.state (AppState): current image, selection, status, undoable edits
+The model side (app/model/) is installed through these seams by `install_model_ui`.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from .classes_dock import ClassesWidget
 from .file_flows import FileFlows
 from .icons import icon
 from .image_list import ImageListWidget
+from .model.wiring import install_model_ui
 from .recent import RecentItems
 from .session import AUTOSAVE_SECONDS, DocumentSession
 from .shortcut_sheet import ShortcutSheetDialog
@@ -60,6 +62,7 @@ class MainWindow(QMainWindow):
         self.flows = FileFlows(self, self.state, self.session, self.recent)
         self._connect_actions()
         self._connect_state()
+        self.model_ui = install_model_ui(self)  # Model / Attention docks, canvas layers, Model menu
         self._restore_settings()
         self._on_state_document_opened()
 

@@ -15,6 +15,8 @@ worked on, and undoing everything gives back the document as it was.
 
 Room for the model dock: `current_image` is the decoded picture on screen (EXIF applied, the
 same pixels the detector sees) and `set_status(row, "predicted")` marks predicted images.
+`state.model` (app/model/model_state.py) holds the detector's side: the loaded model, predictions
+per image, the threshold and the selected query, with its own signals.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from . import commands as cmd
 from .colors import category_color
 from .image_filter import ImageFilter
 from .image_loader import ImageLoader
+from .model.model_state import ModelState
 from .state_edits import EditsMixin
 
 STATUSES = ("unlabelled", "predicted", "edited", "reviewed")
@@ -80,6 +83,7 @@ class AppState(QObject, EditsMixin):
         self.loader = loader or ImageLoader(parent=self)
         self.loader.loaded.connect(self._on_loader_loaded)
         self.loader.failed.connect(self._on_loader_failed)
+        self.model = ModelState(self)  # detector, predictions, attention view (its own signals)
 
     # -- the document -----------------------------------------------------------------------------
     def install(self, document, entries: list[ImageEntry], root: Path | None,
@@ -120,6 +124,7 @@ class AppState(QObject, EditsMixin):
 
     def shutdown(self) -> None:
         self.loader.shutdown()
+        self.model.shutdown()
 
     # -- images -----------------------------------------------------------------------------------
     def row_count(self) -> int:

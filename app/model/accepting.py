@@ -1,0 +1,169 @@
+"""Accepting and rejecting predictions (mixed into ModelState).
+
+An accepted prediction becomes an ordinary annotation through `state.add_boxes`: one undo step,
+whatever it took (new classes are created in the same step). Accepting everything above the
+threshold on an image nobody labelled marks it "predicted"; accepting one by one is an edit like
+drawing ("edited"). The prediction is hidden while its annotation exists, so undo brings it back.
+
+Model classes become dataset classes by name (class_mapping.py); when names differ,
+`mapping_needed` asks the class-mapping dialog, which answers with `set_class_choices`.
+"""
+from __future__ import annotations
+
+from detr_core.coco.validate import bbox_problem
+from detr_core.detections import Detection
+
+from .class_mapping import (IGNORE, NEW, ClassChoice, choices_from_json, choices_to_json, find_category,
+                            resolve, settings_key)
+from .prediction_store import REJECTED
+
+MIN_SIDE = 0.5  # image pixels; thinner predictions (after clipping to the image) are not boxes
+
+
+def clipped_xywh(box_xyxy, width: int, height: int) -> list[float] | None:
+    """A predicted box cut to the image, as COCO [x, y, w, h]; None if nothing is left."""
+    x0, y0, x1, y1 = (float(v) for v in box_xyxy)
+    x0, x1 = min(max(x0, 0.0), width), min(max(x1, 0.0), width)
+    y0, y1 = min(max(y0, 0.0), height), min(max(y1, 0.0), height)
+    if x1 - x0 < MIN_SIDE or y1 - y0 < MIN_SIDE:
+        return None
+    bbox = [x0, y0, x1 - x0, y1 - y0]
+    return bbox if bbox_problem(bbox) is None else None
+
+
+class AcceptMixin:
+    """Needs from ModelState: state, info, settings, store, selected_query, visible_predictions,
+    current_detections, select_query, step_query, predictions_changed, mapping_needed."""
+
+    def _init_accepting(self) -> None:
+        self._pending_accept: tuple[str, list[int], bool] | None = None  # (path, queries, bulk)
+        self._session_choices: dict[str, ClassChoice] = {}  # without settings (bare AppState)
+
+    # -- class mapping --------------------------------------------------------------------------------
+    def class_choices(self) -> dict[str, ClassChoice]:
+        """The mapping-dialog answers remembered for the loaded checkpoint."""
+        if self.settings is None or self.info is None:
+            return dict(self._session_choices)
+        return choices_from_json(self.settings.value(settings_key(self.info.source), ""))
+
+    def set_class_choices(self, choices: dict[str, ClassChoice], retry: bool = True) -> None:
+        """Remember `choices` for this checkpoint; finish an accept that was waiting for them."""
+        merged = {**self.class_choices(), **choices}
+        if self.settings is not None and self.info is not None:
+            self.settings.setValue(settings_key(self.info.source), choices_to_json(merged))
+        else:
+            self._session_choices = merged
+        pending, self._pending_accept = self._pending_accept, None
+        entry = self.state.current_entry()
+        if retry and pending is not None and entry is not None and entry.path == pending[0]:
+            self.accept(pending[1], bulk=pending[2])
+
+    def drop_pending_accept(self) -> None:
+        self._pending_accept = None
+
+    def category_for(self, model_name: str) -> int | None:
+        """The dataset class a model class is drawn as (None: not mapped yet, or ignored)."""
+        decided, _ = resolve([model_name], self.state.categories(), self.class_choices())
+        choice = decided.get(model_name)
+        if choice is None or choice.kind == IGNORE:
+            return None
+        found = find_category(self.state.categories(), choice.name)
+        return found["id"] if found else None
+
+    # -- accept / reject ------------------------------------------------------------------------------
+    def accept_selected(self) -> None:
+        if self.selected_query < 0:
+            self.state.message.emit("Select a prediction first: click it, or press ] for the best one.")
+            return
+        self.accept([self.selected_query])
+
+    def accept_all(self) -> None:
+        """Every prediction at or above the threshold on the image on screen."""
+        chosen = self.visible_predictions()
+        if not chosen:
+            self.state.message.emit(f"No predictions at or above {self.threshold:.2f} to accept.")
+            return
+        self.accept([d.query for d in chosen], bulk=True)
+
+    def accept(self, queries: list[int], bulk: bool = False) -> list[int]:
+        """Turn these queries' predictions on the image on screen into annotations (one undo
+        step). Returns the new annotation ids ([] when nothing was added or the dialog asks)."""
+        row, entry = self.state.current_row, self.state.current_entry()
+        if entry is None or self.state.document is None:
+            return []
+        wanted = set(queries)
+        floor = self.threshold if bulk else 0.0
+        chosen = [d for d in self.visible_predictions(row, threshold=floor) if d.query in wanted]
+        if not chosen:
+            self.state.message.emit("Nothing to accept: that prediction is already accepted or rejected.")
+            return []
+        decided, unresolved = resolve([d.name for d in chosen], self.state.categories(), self.class_choices())
+        if unresolved:
+            self._pending_accept = (entry.path, [d.query for d in chosen], bulk)
+            self.mapping_needed.emit(unresolved)
+            return []
+        return self._add_accepted(row, chosen, decided, bulk)
+
+    def _add_accepted(self, row: int, chosen: list[Detection], decided: dict[str, ClassChoice],
+                      bulk: bool) -> list[int]:
+        width, height = self.current_detections().image_size
+        kept, ignored = [], 0
+        for d in chosen:
+            bbox = clipped_xywh(d.box_xyxy, width, height)
+            if decided[d.name].kind == IGNORE or bbox is None:
+                ignored += 1
+            else:
+                kept.append((d, decided[d.name], bbox))
+        if not kept:
+            self.state.message.emit("Nothing accepted: the class mapping ignores these predictions.")
+            return []
+        categories = self.state.categories()
+        new_names = sorted({c.name for _, c, _ in kept if c.kind == NEW and find_category(categories, c.name) is None})
+        mark_predicted = bulk and self.state.status(row) == "unlabelled"
+        text = (f"Accept {kept[0][0].name} prediction ({kept[0][0].score:.2f})" if len(kept) == 1
+                else f"Accept {len(kept)} predictions")
+        macro = bool(new_names) or mark_predicted
+        stack = self.state.undo_stack
+        ids: list[int] = []
+        if macro:
+            stack.beginMacro(text)
+        try:
+            if all(self.state.add_category(name) is not None for name in new_names):
+                categories = self.state.categories()
+                boxes = [(find_category(categories, c.name)["id"], bbox) for _, c, bbox in kept]
+                ids = self.state.add_boxes(row, boxes, text)
+                if ids and mark_predicted:
+                    self.state.set_status(row, "predicted")
+        finally:
+            if macro:
+                stack.endMacro()
+        if len(ids) == len(kept):
+            path = self.state.entry(row).path
+            for (d, _, _), ann_id in zip(kept, ids):
+                self.store.mark(path, d.query, ann_id)
+        if ids and ignored:
+            self.state.message.emit(f"Accepted {len(ids)}; {ignored} skipped (ignored class or empty box).")
+        self.predictions_changed.emit(row)
+        if ids and not bulk:
+            self._select_next_prediction()
+        return ids
+
+    def reject_selected(self) -> None:
+        """Hide the selected prediction (X); on a rejected one (picked in the query list) it
+        comes back."""
+        row, entry, query = self.state.current_row, self.state.current_entry(), self.selected_query
+        if entry is None or query < 0:
+            self.state.message.emit("Select a prediction first: click it, or press ] for the best one.")
+            return
+        if self.store.marks_of(entry.path).get(query) == REJECTED:
+            self.store.unmark(entry.path, query)
+            self.predictions_changed.emit(row)
+            return
+        self.store.mark(entry.path, query, REJECTED)
+        self.predictions_changed.emit(row)
+        self._select_next_prediction()
+
+    def _select_next_prediction(self) -> None:
+        """After accepting or rejecting one, go on to the best one left (keyboard review)."""
+        left = self.visible_predictions()
+        self.select_query(left[0].query if left else -1)

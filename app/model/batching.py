@@ -1,0 +1,116 @@
+"""Pre-annotating many images in the background (mixed into ModelState).
+
+The job runs on the detector thread (one model, one thread: two forward passes would only fight
+over the cores), one image per step, so the image on screen still gets its detections between
+two batch images. Each result is kept per image as it arrives (the image list marks it); images
+that already have predictions from this model at this input size (or failed with it) are skipped. Progress carries
+an ETA from the recent pace; cancelling stops before the next image.
+"""
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass
+
+from PySide6.QtCore import Slot
+
+from .payloads import BatchItem, BatchSummary
+
+SCOPES = ("all", "listed")  # every image of the document, or those the list's filter shows
+_PACE_WINDOW = 20  # ETA from the last this many images
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    job_id: int
+    done: int  # images finished, failed ones included
+    total: int
+    failed: int
+    images_per_second: float
+    eta_seconds: float | None  # None until the pace is known
+    last_path: str = ""
+
+
+class BatchMixin:
+    """Needs from ModelState: state, info, client, store, effective_resolution, resolution,
+    predictions_changed, batch_progressed, batch_finished."""
+
+    def _init_batching(self) -> None:
+        self.batch: BatchProgress | None = None  # the running job's progress
+        self._batch_times: deque[float] = deque(maxlen=_PACE_WINDOW + 1)
+
+    @property
+    def batch_running(self) -> bool:
+        return self.batch is not None
+
+    def batch_paths(self, scope: str = "all") -> list[str]:
+        """Images `scope` covers that still need this model's predictions."""
+        assert scope in SCOPES, f"unknown scope {scope!r}"
+        key, resolution = self.info.key, tuple(self.effective_resolution())
+        paths = []
+        for row in range(self.state.row_count()):
+            entry = self.state.entry(row)
+            if entry.error is not None or (scope == "listed" and not self.state.matches(row)):
+                continue
+            stored = self.store.get(entry.path)
+            done = stored is not None and (stored.model_key, stored.resolution) == (key, resolution)
+            if not done and self.store.failed.get(entry.path) != (key, resolution):
+                paths.append(entry.path)
+        return paths
+
+    def start_batch(self, scope: str = "all") -> bool:
+        """Pre-annotate the images of `scope`; returns whether a job started."""
+        if self.info is None:
+            self.state.message.emit("Load a model first.")
+            return False
+        paths = self.batch_paths(scope)
+        if not paths:
+            self.state.message.emit("Every image there already has predictions from this model.")
+            return False
+        job_id = self.client.start_batch(paths, self.resolution)
+        self._batch_times.clear()
+        self._batch_times.append(time.perf_counter())
+        self.batch = BatchProgress(job_id, 0, len(paths), 0, 0.0, None)
+        self.batch_progressed.emit(self.batch)
+        return True
+
+    def cancel_batch(self) -> None:
+        if self.batch is not None:
+            self.client.cancel_batch()
+
+    @Slot(object)
+    def _on_client_batch_progressed(self, item: BatchItem) -> None:
+        job = self.batch
+        if job is None or item.job_id != job.job_id:
+            return
+        if item.detections is None:
+            self.store.failed[item.path] = (item.model_key, tuple(item.resolution))
+        else:
+            self.store.put(item.path, item.model_key, item.resolution, item.detections)
+            row = self.state.row_of_path(item.path)
+            if row is not None:
+                self.predictions_changed.emit(row)
+        now = time.perf_counter()
+        self._batch_times.append(now)
+        span = now - self._batch_times[0]
+        rate = (len(self._batch_times) - 1) / span if span > 0 else 0.0
+        done = job.done + 1
+        eta = (job.total - done) / rate if rate > 0 else None
+        self.batch = BatchProgress(job.job_id, done, job.total, job.failed + (item.error is not None),
+                                   rate, eta, item.path)
+        self.batch_progressed.emit(self.batch)
+
+    @Slot(object)
+    def _on_client_batch_finished(self, summary: BatchSummary) -> None:
+        if self.batch is None or summary.job_id != self.batch.job_id:
+            return
+        self.batch = None
+        ok = summary.done - summary.failed
+        rate = f" ({summary.done / summary.seconds:.1f} images/s)" if summary.seconds > 0 and summary.done else ""
+        text = (f"Pre-annotation cancelled after {summary.done} of {summary.total} images{rate}."
+                if summary.cancelled else
+                f"Pre-annotated {ok} of {summary.total} images in {summary.seconds:.0f} s{rate}.")
+        if summary.failed:
+            text += f" {summary.failed} failed, e.g. {summary.first_error}"
+        self.state.message.emit(text)
+        self.batch_finished.emit(summary)

@@ -1,0 +1,113 @@
+"""Predictions kept per image, and a bounded cache of full results with attention (no Qt).
+
+Two kinds of entries, both keyed by the image's path:
+  - `predictions[path]`: what the model said about an image, compacted to the queries scoring at
+    least KEEP_FLOOR (the query indices are kept), without attention. A 10,000-image folder costs
+    a few MB, whatever the model's number of queries and classes.
+  - the full cache: every query with attention maps, for the few images seen last, keyed by
+    (path, model key, resolution) so a result of another model or input size is never reused.
+    Bounded by entries and bytes (encoder maps grow with the square of the feature map).
+`marks[path][query]` records what the user did with a prediction: the annotation id it became
+(accepted), or REJECTED.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from detr_core.detections import Detections
+
+from .payloads import Resolution
+
+KEEP_FLOOR = 0.01  # scores below this are never shown (the slider starts at this value)
+REJECTED = -1  # marks value for a rejected prediction
+FULL_MAX_ITEMS = 8
+FULL_MAX_BYTES = 400 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ImagePredictions:
+    model_key: str
+    resolution: Resolution
+    detections: Detections  # compact: queries scoring >= KEEP_FLOOR, no attention
+
+
+def compact(detections: Detections, floor: float = KEEP_FLOOR) -> Detections:
+    """The queries scoring at least `floor`, their original indices kept in `query`."""
+    keep = np.flatnonzero(detections.scores >= floor)
+    return Detections(image_size=detections.image_size, input_size=detections.input_size,
+                      class_names=detections.class_names, labels=detections.labels[keep].copy(),
+                      scores=detections.scores[keep].copy(), boxes_xyxy=detections.boxes_xyxy[keep].copy(),
+                      logits=detections.logits[keep].copy(), boxes_cxcywh=detections.boxes_cxcywh[keep].copy(),
+                      attention=None, source=detections.source, query=detections.query[keep].copy())
+
+
+def detections_bytes(detections: Detections) -> int:
+    arrays = [detections.scores, detections.labels, detections.boxes_xyxy, detections.logits,
+              detections.boxes_cxcywh]
+    maps = detections.attention
+    if maps is not None:
+        arrays += [a for a in (maps.decoder, maps.encoder, maps.decoder_layers, maps.encoder_layers)
+                   if a is not None]
+    return sum(a.nbytes for a in arrays)
+
+
+class PredictionStore:
+    def __init__(self, full_max_items: int = FULL_MAX_ITEMS, full_max_bytes: int = FULL_MAX_BYTES):
+        self.predictions: dict[str, ImagePredictions] = {}
+        self.marks: dict[str, dict[int, int]] = {}
+        self.failed: dict[str, tuple[str, Resolution]] = {}  # path -> (model key, resolution) that failed
+        self.full_max_items = full_max_items
+        self.full_max_bytes = full_max_bytes
+        self._full: OrderedDict[tuple, Detections] = OrderedDict()
+
+    def put(self, path: str, model_key: str, resolution: Resolution, detections: Detections,
+            keep_full: bool = False) -> None:
+        """Record a result. The user's marks survive a re-run of the same model and resolution
+        (same predictions); a different model or resolution starts the image afresh."""
+        old = self.predictions.get(path)
+        if old is None or (old.model_key, old.resolution) != (model_key, resolution):
+            self.marks.pop(path, None)
+        self.predictions[path] = ImagePredictions(model_key, tuple(resolution), compact(detections))
+        if keep_full:
+            key = (path, model_key, tuple(resolution))
+            self._full[key] = detections
+            self._full.move_to_end(key)
+            self._evict(keep=key)
+
+    def get(self, path: str) -> ImagePredictions | None:
+        return self.predictions.get(path)
+
+    def full(self, path: str, model_key: str, resolution: Resolution) -> Detections | None:
+        key = (path, model_key, tuple(resolution))
+        found = self._full.get(key)
+        if found is not None:
+            self._full.move_to_end(key)
+        return found
+
+    def full_bytes(self) -> int:
+        return sum(detections_bytes(d) for d in self._full.values())
+
+    def mark(self, path: str, query: int, value: int) -> None:
+        self.marks.setdefault(path, {})[query] = value
+
+    def unmark(self, path: str, query: int) -> None:
+        self.marks.get(path, {}).pop(query, None)
+
+    def marks_of(self, path: str) -> dict[int, int]:
+        return self.marks.get(path, {})
+
+    def clear_marks(self) -> None:
+        """A new document: annotation ids of the old one mean nothing."""
+        self.marks.clear()
+
+    def _evict(self, keep: tuple) -> None:
+        total = self.full_bytes()
+        while len(self._full) > 1 and (len(self._full) > self.full_max_items or total > self.full_max_bytes):
+            oldest = next(iter(self._full))
+            if oldest == keep:
+                self._full.move_to_end(oldest)
+                oldest = next(iter(self._full))
+            total -= detections_bytes(self._full.pop(oldest))

@@ -1,0 +1,131 @@
+"""Every object query of the image on screen in a sortable table: query, class, score, box and
+what was done with it. Picking a row selects that query (its attention shows on the canvas);
+queries below the threshold are listed too, greyed."""
+from __future__ import annotations
+
+from PySide6.QtCore import (QAbstractTableModel, QItemSelectionModel, QModelIndex, QSortFilterProxyModel, Qt,
+                            Slot)
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QVBoxLayout, QWidget
+
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+QUERY_ROLE = Qt.ItemDataRole.UserRole + 2
+
+
+class QueryTableModel(QAbstractTableModel):
+    COLUMNS = ("Query", "Class", "Score", "Box x, y, w, h", "")
+
+    def __init__(self, model_state, parent=None):
+        super().__init__(parent)
+        self.model_state = model_state
+        self.rows: list[tuple[int, str, float, tuple, str]] = []  # query, name, score, xywh, status
+
+    def reload(self) -> None:
+        self.beginResetModel()
+        detections = self.model_state.current_detections()
+        self.rows = []
+        if detections is not None:
+            names = detections.names
+            for i in range(len(detections)):
+                x0, y0, x1, y1 = (float(v) for v in detections.boxes_xyxy[i])
+                query = int(detections.query[i])
+                self.rows.append((query, names[i], float(detections.scores[i]), (x0, y0, x1 - x0, y1 - y0),
+                                  self.model_state.query_status(query)))
+        self.endResetModel()
+
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.COLUMNS[section]
+        return None
+
+    def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        query, name, score, box, status = self.rows[index.row()]
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return (str(query), name, f"{score:.3f}", "{:.0f}, {:.0f}, {:.0f}, {:.0f}".format(*box), status)[column]
+        if role == SORT_ROLE:
+            return (query, name.lower(), score, box[2] * box[3], status)[column]
+        if role == QUERY_ROLE:
+            return query
+        if role == Qt.ItemDataRole.ForegroundRole and (score < self.model_state.threshold or status):
+            return QColor("#8a8f96")
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in (0, 2):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+
+class QueryListWidget(QWidget):
+    def __init__(self, state, parent=None):
+        super().__init__(parent)
+        self.state, self.model_state = state, state.model
+        self.table = QueryTableModel(self.model_state, self)
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.table)
+        self.proxy.setSortRole(SORT_ROLE)
+        self._syncing = False
+        view = self.view = QTableView()
+        view.setModel(self.proxy)
+        view.setSortingEnabled(True)
+        view.sortByColumn(2, Qt.SortOrder.DescendingOrder)
+        view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        view.verticalHeader().hide()
+        view.verticalHeader().setDefaultSectionSize(view.fontMetrics().height() + 6)
+        view.setAlternatingRowColors(True)
+        header = view.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        view.selectionModel().currentRowChanged.connect(self._on_view_current_row_changed)
+        view.doubleClicked.connect(lambda _index: self.model_state.accept_selected())
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(view)
+        m = self.model_state
+        m.predictions_changed.connect(self._on_model_predictions_changed)
+        m.query_changed.connect(self._on_model_query_changed)
+        m.threshold_changed.connect(lambda _t: self.view.viewport().update())
+        state.current_changed.connect(lambda _row: self.reload())
+        state.annotations_changed.connect(lambda _image_id: self.reload())
+
+    def reload(self) -> None:
+        self._syncing = True
+        self.table.reload()
+        self._syncing = False
+        self._on_model_query_changed(self.model_state.selected_query)
+
+    def queries_in_view_order(self) -> list[int]:
+        return [self.proxy.index(r, 0).data(QUERY_ROLE) for r in range(self.proxy.rowCount())]
+
+    @Slot(int)
+    def _on_model_predictions_changed(self, row: int) -> None:
+        if row in (-1, self.state.current_row):
+            self.reload()
+
+    @Slot(QModelIndex, QModelIndex)
+    def _on_view_current_row_changed(self, current: QModelIndex, previous: QModelIndex) -> None:
+        if not self._syncing and current.isValid():
+            self.model_state.select_query(current.data(QUERY_ROLE))
+
+    @Slot(int)
+    def _on_model_query_changed(self, query: int) -> None:
+        self._syncing = True
+        selection = self.view.selectionModel()
+        found = next((r for r in range(self.proxy.rowCount())
+                      if self.proxy.index(r, 0).data(QUERY_ROLE) == query), None)
+        if found is None:
+            selection.clearSelection()
+        else:
+            index = self.proxy.index(found, 0)
+            selection.setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect
+                                      | QItemSelectionModel.SelectionFlag.Rows)
+            self.view.scrollTo(index)
+        self._syncing = False
