@@ -1,8 +1,9 @@
 """Pre-annotation controls: which images (all, or those the list's filter shows), start, a
-progress bar with the pace and the time left, cancel."""
+progress bar with the pace and the time left, cancel. The bar and text are redrawn at most
+REDRAW_MS apart (a fast model finishes many images a second; painting each would slow the job)."""
 from __future__ import annotations
 
-from PySide6.QtCore import Slot
+from PySide6.QtCore import QTimer, Slot
 from PySide6.QtWidgets import QComboBox, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout
 
 
@@ -17,6 +18,9 @@ def format_eta(seconds: float | None) -> str:
         return f"{minutes} min {seconds:02d} s left"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min left"
+
+
+REDRAW_MS = 150
 
 
 class BatchPanelWidget(QGroupBox):
@@ -45,6 +49,9 @@ class BatchPanelWidget(QGroupBox):
         layout.addLayout(row)
         layout.addWidget(self.progress)
         layout.addWidget(self.detail)
+        self._latest = None  # progress not drawn yet
+        self._redraw = QTimer(self, singleShot=True, interval=REDRAW_MS)
+        self._redraw.timeout.connect(self._draw_progress)
         m = self.model_state
         m.batch_progressed.connect(self._on_model_batch_progressed)
         m.batch_finished.connect(self._on_model_batch_finished)
@@ -64,10 +71,22 @@ class BatchPanelWidget(QGroupBox):
 
     @Slot(object)
     def _on_model_batch_progressed(self, progress) -> None:
+        first = self._latest is None and progress.done == 0
+        self._latest = progress
+        if first:
+            self._draw_progress()
+        elif not self._redraw.isActive():
+            self._redraw.start()
+
+    @Slot()
+    def _draw_progress(self) -> None:
+        progress, self._latest = self._latest, None
+        if progress is None:
+            return
         self.progress.show()
         self.progress.setRange(0, progress.total)
         self.progress.setValue(progress.done)
-        self.progress.setFormat(f"%v / %m images")
+        self.progress.setFormat("%v / %m images")
         pace = f"{progress.images_per_second:.1f} images/s · " if progress.images_per_second else ""
         failed = f" · {progress.failed} failed" if progress.failed else ""
         self.detail.setText(f"{pace}{format_eta(progress.eta_seconds)}{failed}")
@@ -75,6 +94,8 @@ class BatchPanelWidget(QGroupBox):
 
     @Slot(object)
     def _on_model_batch_finished(self, summary) -> None:
+        self._redraw.stop()
+        self._latest = None
         self.progress.setValue(summary.done)
         verb = "Cancelled" if summary.cancelled else "Done"
         failed = f", {summary.failed} failed" if summary.failed else ""

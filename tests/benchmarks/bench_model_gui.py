@@ -5,11 +5,12 @@
     .venv/bin/python -m tests.benchmarks.bench_model_gui --threads 1          # leave a core free
 
 Measures, on the same folder and checkpoint:
-  1. `detr-workbench detect` as a subprocess, over all images and over one image: its throughput
-     is (N - 1) / (t_N - t_1), so start-up and model loading cancel out;
-  2. the window (offscreen unless QT_QPA_PLATFORM says otherwise): flipping through images with
-     the model on (image shown -> boxes drawn, against the model's own time per image), then
-     pre-annotating the folder (images/s, wall clock from start to the finished signal);
+  1. the window (offscreen unless QT_QPA_PLATFORM says otherwise): flipping through images with
+     the model on (image shown -> boxes drawn, against the model's own time per image);
+  2. `detr-workbench detect` as a subprocess, over all images and over one image: its throughput
+     is (N - 1) / (t_N - t_1), so start-up and model loading cancel out; then the window
+     pre-annotating the same folder (images/s, wall clock from start to the finished signal);
+     `--repeat` such pairs, alternating, as the load of a shared machine drifts;
   3. all the while, a 2 ms timer probe on the GUI thread: the longest and 99th-percentile gap
      beyond its interval is how long the event loop was blocked.
 Prints a markdown table and the machine load (others' training jobs skew every number).
@@ -118,6 +119,7 @@ def main() -> int:
     parser.add_argument("--size", default="640x480")
     parser.add_argument("--browse", type=int, default=8, help="images to flip through with the model on")
     parser.add_argument("--threads", type=int, default=0, help="model CPU threads (0: torch's default)")
+    parser.add_argument("--repeat", type=int, default=3, help="bare / in-app pairs, alternating")
     args = parser.parse_args()
     load_before = os.getloadavg()
     tmp = tempfile.TemporaryDirectory(prefix="bench-model-")
@@ -131,8 +133,6 @@ def main() -> int:
     one = work / "one"
     one.mkdir()
     (one / images[0].name).write_bytes(images[0].read_bytes())
-
-    bare_rate, _ = bare_detect(checkpoint, folder, one, args.threads)
 
     from PySide6.QtCore import QEventLoop, QSettings, QTimer
     from PySide6.QtWidgets import QApplication
@@ -187,15 +187,23 @@ def main() -> int:
     shown_to_drawn = [max(0.0, marks[r]["drawn"] - marks[r]["shown"]) * 1e3 for r in range(1, browse + 1)]
     model_ms = [seconds[state.entry(r).path] * 1e3 for r in range(1, browse + 1)]
 
-    # -- pre-annotating the rest of the folder ---------------------------------------------------------
-    todo = len(model.batch_paths("all"))
-    probe.start()
-    started = time.perf_counter()
-    assert model.start_batch("all")
-    assert spin(lambda: not model.batch_running)
-    batch_seconds = time.perf_counter() - started
-    batch_gaps = probe.stop()
-    app_rate = todo / batch_seconds
+    # -- pre-annotating the folder, alternating with the bare command (the load of a shared
+    # machine drifts; pairs taken close together compare fairly) --------------------------------------
+    bare_rates, app_rates, batch_gaps = [], [], []
+    for _ in range(args.repeat):
+        bare_rates.append(bare_detect(checkpoint, folder, one, args.threads)[0])
+        for path in list(model.store.predictions):  # forget: the job runs over every image again
+            if path != state.current_entry().path:
+                del model.store.predictions[path]
+        todo = len(model.batch_paths("all"))
+        probe.start()
+        started = time.perf_counter()
+        assert model.start_batch("all")
+        assert spin(lambda: not model.batch_running)
+        app_rates.append(todo / (time.perf_counter() - started))
+        batch_gaps += probe.stop()
+    bare_rate, app_rate = statistics.median(bare_rates), statistics.median(app_rates)
+    ratios = ", ".join(f"{100 * (a / b - 1):+.0f} %" for a, b in zip(app_rates, bare_rates))
     load_after = os.getloadavg()
 
     info = model.info
@@ -204,9 +212,9 @@ def main() -> int:
     print(f"Machine: {os.cpu_count()} cores, load average before {load_before[0]:.2f}, "
           f"after {load_after[0]:.2f} (1 min)\n")
     rows = [
-        ("bare `detr-workbench detect` loop", f"{bare_rate:.2f} images/s"),
-        (f"in-app pre-annotation ({todo} images)", f"{app_rate:.2f} images/s "
-                                                    f"({100 * (app_rate / bare_rate - 1):+.1f} % vs bare)"),
+        (f"bare `detr-workbench detect` loop (median of {args.repeat})", f"{bare_rate:.2f} images/s"),
+        (f"in-app pre-annotation, {todo} images (median of {args.repeat})",
+         f"{app_rate:.2f} images/s ({100 * (app_rate / bare_rate - 1):+.1f} % vs bare; pairs: {ratios})"),
         ("GUI stall while pre-annotating", stall_text(batch_gaps)),
         (f"GUI stall while flipping {browse} images (model on)", stall_text(browse_gaps)),
         ("image shown -> boxes drawn (median / max)",
