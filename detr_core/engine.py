@@ -390,7 +390,7 @@ def train(cfg: TrainConfig, model: nn.Module, data: TrainData, on_event: OnEvent
     run_dir = Path(run_dir) if run_dir is not None else None
     loop = None
     try:
-        with folded_for_training(model) as fold:
+        with folded_for_training(model, batch_stats=cfg.batch_stats) as fold:
             loop = _Loop(cfg, model, data, on_event, should_stop, model_config, run_dir, device, resume,
                          dict(metadata or {}), base, fold, half_weights)
             return loop.run(warnings or [])

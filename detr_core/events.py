@@ -30,8 +30,8 @@ non-finite value is written as null. Times are seconds.
   warning     message
   end         status ("completed" | "stopped"), epoch, step, total_steps, elapsed_s, metrics (last
               evaluation or null), checkpoint (resumable checkpoint), model (final weights or null)
-  error       kind ("non_finite_loss" | "checkpoint" | "data" | "crash"), message, epoch, step,
-              checkpoint (the last good checkpoint, or null)
+  error       kind ("non_finite_loss" | "checkpoint" | "data" | "setup" | "crash"), message, epoch,
+              step, checkpoint (the last good checkpoint, or null)
 A run ends with exactly one "end" or "error" line (unless killed with SIGKILL).
 """
 from __future__ import annotations
@@ -176,7 +176,7 @@ class RunEnded(Event):
 @dataclass(frozen=True)
 class RunFailed(Event):
     TYPE: ClassVar[str] = "error"
-    kind: str  # "non_finite_loss" | "checkpoint" | "data" | "crash"
+    kind: str  # "non_finite_loss" | "checkpoint" | "data" | "setup" | "crash"
     message: str
     epoch: int
     step: int

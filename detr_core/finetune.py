@@ -7,10 +7,11 @@ the class head, whose rows are chosen by class name: a class whose name exists i
 row (nn.Linear's default initialisation, seeded), and the "no object" row is always kept. Same
 names in the same order keep the head as it is.
 
-From scratch there is no trained batch-norm statistic to freeze, and the frozen batch norm of a
-random ResNet is the identity, so activations grow layer after layer; `calibrate_frozen_batchnorm`
-sets each frozen batch norm's statistics from a few training images at initialisation
-(data-dependent initialisation), so every layer starts with unit-variance outputs.
+From scratch there is no trained batch-norm statistic to freeze: the frozen batch norm of a random
+ResNet is the identity and each layer's outputs have whatever scale the initialisation gives them.
+`calibrate_frozen_batchnorm` sets each frozen batch norm's statistics from a few training images
+at initialisation (data-dependent initialisation), so every layer starts with zero-mean,
+unit-variance outputs; training then uses batch statistics (train_fold.py).
 """
 from __future__ import annotations
 
@@ -56,6 +57,10 @@ def transfer_to_classes(base: DETR, base_config: ModelConfig, base_names: list[s
     missing, unexpected = model.load_state_dict(state, strict=False)
     assert not unexpected and sorted(missing) == ["class_embed.bias", "class_embed.weight"], (missing, unexpected)
     report = HeadTransfer()
+    if list(class_names) == list(base_names):  # the same classes: the head as it is
+        model.class_embed.load_state_dict(base.class_embed.state_dict())
+        report.kept = list(class_names)
+        return model, config, report
     base_rows = {}
     for i, name in enumerate(base_names):
         if name != "N/A":

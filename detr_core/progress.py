@@ -38,8 +38,8 @@ class TerminalProgress:
     """A tqdm bar over the run's optimizer steps when stderr is a terminal; epoch summaries,
     evaluation tables, warnings and the outcome as text on stderr always."""
 
-    def __init__(self, stream: IO[str] = sys.stderr, prefix: str = "detr-workbench train"):
-        self.stream = stream
+    def __init__(self, stream: IO[str] | None = None, prefix: str = "detr-workbench train"):
+        self.stream = stream if stream is not None else sys.stderr
         self.prefix = prefix
         self.bar = None
 

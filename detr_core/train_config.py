@@ -31,6 +31,8 @@ class TrainConfig:
     freeze_backbone: bool = False  # train only the transformer and heads
     train_stem: bool = False  # also train the ResNet stem and layer1 (frozen in the reference,
     #                           whose backbone comes pretrained; from scratch they must learn)
+    batch_stats: bool = False  # backbone batch norm uses batch statistics while training, keeping
+    #                            running averages (from scratch; see train_fold.py)
     amp: bool = True  # mixed precision on CUDA (bf16 where supported, else fp16 + loss scaling)
     resolution: str = "auto"  # data/transforms.RESOLUTIONS name; auto: the model's min_size
     hflip: bool = True  # random horizontal flips (turn off for left/right-sensitive classes)

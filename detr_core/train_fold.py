@@ -1,12 +1,20 @@
-"""Training-time speed-ups that keep the model's parameters, state-dict keys and outputs.
+"""How the backbone's frozen batch norm runs while training, without changing parameters,
+state-dict keys or (for folding) outputs.
 
-Frozen batch norm after a convolution is folded into it at forward time: the convolution runs
+Folding (fine-tuning, the default): frozen batch norm after a convolution is folded into it at
+forward time: the convolution runs
 with weight * scale and bias shift (one fused kernel) instead of conv, then x * scale + shift (two
 extra passes over the activation forward and two backward). The conv weight stays the trained
 parameter; gradients flow through the scaling. Optionally the backbone runs in channels-last
 memory layout, which oneDNN's CPU convolutions prefer.
 
-    with folded_for_training(model) as fold:
+Batch statistics (training a ResNet from scratch): no statistics exist to freeze yet, and a deep
+ResNet trained without normalisation blows its activations up (its features grow by orders of
+magnitude and the transformer stops seeing positions), so each batch norm normalises with the
+batch's own statistics, as nn.BatchNorm2d does in training, and keeps their running averages in
+its buffers. Evaluation and the saved model use those averages, frozen: an ordinary DETR.
+
+    with folded_for_training(model) as fold:          # or batch_stats=True
         ... train ...
         with fold.suspended():   # the plain modules back, e.g. to copy the model for inference
             ...
@@ -19,6 +27,7 @@ import contextlib
 from typing import Iterator
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .backbone import FrozenBatchNorm2d
@@ -43,6 +52,19 @@ class _FoldedAway(nn.Module):
         return x
 
 
+class _BatchStatsBN(nn.Module):
+    """A FrozenBatchNorm2d normalising with batch statistics in training mode (running averages
+    updated with momentum 0.1, as nn.BatchNorm2d), with its running averages in evaluation mode.
+    Its weight and bias stay fixed buffers."""
+
+    momentum = 0.1
+
+    def forward(self, x: Tensor) -> Tensor:
+        """[B, C, H, W] -> [B, C, H, W]."""
+        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                            training=self.training, momentum=self.momentum, eps=self.eps)
+
+
 def _pairs(module: nn.Module) -> Iterator[tuple[nn.Conv2d, FrozenBatchNorm2d]]:
     """(conv, bn) pairs where bn directly follows conv, as fuse.fold_frozen_batchnorm finds them:
     `convN`/`bnN` siblings and consecutive items of an nn.Sequential."""
@@ -62,13 +84,18 @@ def _pairs(module: nn.Module) -> Iterator[tuple[nn.Conv2d, FrozenBatchNorm2d]]:
 
 
 class TrainingFold:
-    def __init__(self, model: nn.Module, channels_last: bool):
+    def __init__(self, model: nn.Module, channels_last: bool, batch_stats: bool = False):
         self.backbone = model.backbone
         self.channels_last = channels_last
-        self.pairs = list(_pairs(self.backbone))
+        self.batch_stats = batch_stats
+        self.norms = [m for m in self.backbone.modules() if type(m) is FrozenBatchNorm2d]
+        self.pairs = [] if batch_stats else list(_pairs(self.backbone))
         self.active = False
 
     def apply(self) -> None:
+        if self.batch_stats:
+            for bn in self.norms:
+                bn.__class__ = _BatchStatsBN
         for conv, bn in self.pairs:
             object.__setattr__(conv, "_frozen_bn", bn)
             conv.__class__ = _ConvFrozenBN
@@ -78,6 +105,8 @@ class TrainingFold:
         self.active = True
 
     def restore(self) -> None:
+        for bn in self.norms:
+            bn.__class__ = FrozenBatchNorm2d
         for conv, bn in self.pairs:
             conv.__class__ = nn.Conv2d
             bn.__class__ = FrozenBatchNorm2d
@@ -99,9 +128,9 @@ class TrainingFold:
 
 
 @contextlib.contextmanager
-def folded_for_training(model: nn.Module, *, enabled: bool = True,
-                        channels_last: bool = False) -> Iterator[TrainingFold]:
-    fold = TrainingFold(model, channels_last)
+def folded_for_training(model: nn.Module, *, enabled: bool = True, channels_last: bool = False,
+                        batch_stats: bool = False) -> Iterator[TrainingFold]:
+    fold = TrainingFold(model, channels_last, batch_stats)
     if enabled:
         fold.apply()
     try:

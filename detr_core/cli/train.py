@@ -51,6 +51,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     mode.add_argument("--overwrite", action="store_true", help="replace the run in --out")
     run.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     run.add_argument("--jsonl", action="store_true", help="also write the event stream on stdout")
+    run.add_argument("--stop-after", type=int, metavar="STEPS",
+                     help="stop once the run has done this many optimizer steps, as on SIGTERM "
+                          "(resumable checkpoint, exit code 3)")
     run.add_argument("--half-weights", action="store_true",
                      help="store model.pth and best.pth in fp16 (half the size)")
     opt = p.add_argument_group("training (defaults: the reference fine-tuning recipe)")
@@ -75,11 +78,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 class _StopFlag:
-    """SIGINT/SIGTERM ask the run to stop after the current step; a second signal aborts."""
+    """SIGINT/SIGTERM (or reaching --stop-after steps) ask the run to stop after the current
+    step; a second signal aborts."""
 
-    def __init__(self):
+    def __init__(self, max_steps: int | None = None):
         self.requested = False
         self.previous = {}
+        self.max_steps = max_steps
+        self.step = 0
+
+    def watch(self, event) -> None:
+        """An event sink: counts the run's optimizer steps."""
+        if event.TYPE in ("step", "start"):
+            self.step = event.step if event.TYPE == "step" else event.start_step
 
     def install(self) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -97,7 +108,7 @@ class _StopFlag:
         self.previous = {}
 
     def __call__(self) -> bool:
-        return self.requested
+        return self.requested or (self.max_steps is not None and self.step >= self.max_steps)
 
 
 def _train_config(args, saved: dict | None, from_scratch: bool):
@@ -113,7 +124,7 @@ def _train_config(args, saved: dict | None, from_scratch: bool):
             given["num_workers" if name == "workers" else name] = value
     if from_scratch:
         given.setdefault("lr_backbone", given.get("lr", TrainConfig.lr))
-        given["train_stem"] = True
+        given.update(train_stem=True, batch_stats=True)
     given.update(hflip=not args.no_flip, freeze_backbone=args.freeze_backbone, amp=not args.no_amp)
     try:
         return TrainConfig(**given)
@@ -146,23 +157,26 @@ def run_command(args: argparse.Namespace) -> int:
     info = distributed.init_from_env(device)
     device = distributed.process_device(device, info)
     sinks = EventSinks()
-    stop = _StopFlag()
+    stop = _StopFlag(args.stop_after)
     try:
+        from ..train_setup import prepare_run_dir
+
         if args.resume:
+            prepare_run_dir(args.out, resume=True, overwrite=False, main=info.is_main)
             _fill_from_run(args)
         if args.train_json is None:
             raise WorkbenchError("--train-json is required (except with --resume of a run that has run.json)")
         if args.checkpoint and args.config:
             raise WorkbenchError("--config is for training from scratch; --checkpoint brings its own model")
-        from ..train_setup import prepare_run_dir
-
-        prepare_run_dir(args.out, resume=args.resume, overwrite=args.overwrite, main=info.is_main)
+        if not args.resume:
+            prepare_run_dir(args.out, resume=False, overwrite=args.overwrite, main=info.is_main)
         distributed.barrier()
         if info.is_main:
             sinks.sinks.append(JsonLines(args.out / "metrics.jsonl"))
             if args.jsonl:
                 sinks.sinks.append(JsonLines(sys.stdout))
             sinks.sinks.append(TerminalProgress())
+            sinks.sinks.append(stop.watch)
             _save_args(args)
         stop.install()
         return _train(args, device, sinks, stop)
