@@ -27,6 +27,7 @@ from .session import AUTOSAVE_SECONDS, DocumentSession
 from .shortcut_sheet import ShortcutSheetDialog
 from .state import AppState
 from .status_bar import StatusBarWidget
+from .training.wiring import install_training_ui
 
 APP_NAME = "DETR Workbench"
 _DOC_ACTIONS = ("save", "save_as", "close_document", "draw_box", "change_class", "duplicate", "delete",
@@ -63,6 +64,7 @@ class MainWindow(QMainWindow):
         self._connect_actions()
         self._connect_state()
         self.model_ui = install_model_ui(self)  # Model / Attention docks, canvas layers, Model menu
+        self.training_ui = install_training_ui(self)  # Training dock, Train menu, close guard
         self._restore_settings()
         self._on_state_document_opened()
 

@@ -17,6 +17,8 @@ Room for the model dock: `current_image` is the decoded picture on screen (EXIF 
 same pixels the detector sees) and `set_status(row, "predicted")` marks predicted images.
 `state.model` (app/model/model_state.py) holds the detector's side: the loaded model, predictions
 per image, the threshold and the selected query, with its own signals.
+`state.training` (app/training/training_state.py) holds fine-tuning: the job (a child process),
+its live run and the run history, with its own signals.
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ from .image_filter import ImageFilter
 from .image_loader import ImageLoader
 from .model.model_state import ModelState
 from .state_edits import EditsMixin
+from .training.training_state import TrainingState
 
 STATUSES = ("unlabelled", "predicted", "edited", "reviewed")
 STATUS_KEY = "workbench_status"
@@ -84,6 +87,7 @@ class AppState(QObject, EditsMixin):
         self.loader.loaded.connect(self._on_loader_loaded)
         self.loader.failed.connect(self._on_loader_failed)
         self.model = ModelState(self)  # detector, predictions, attention view (its own signals)
+        self.training = TrainingState(self)  # fine-tuning job, its live run, run history
 
     # -- the document -----------------------------------------------------------------------------
     def install(self, document, entries: list[ImageEntry], root: Path | None,
@@ -125,6 +129,7 @@ class AppState(QObject, EditsMixin):
     def shutdown(self) -> None:
         self.loader.shutdown()
         self.model.shutdown()
+        self.training.shutdown()
 
     # -- images -----------------------------------------------------------------------------------
     def row_count(self) -> int:

@@ -1,0 +1,104 @@
+"""Reading the train command's JSON-lines event stream incrementally (no Qt).
+
+A pipe delivers bytes in arbitrary pieces: a line may arrive in several chunks, a multi-byte
+character may be cut in two, and a process that crashes mid-write leaves half a line. The parser
+keeps the unfinished tail, decodes only complete lines, and turns each into a typed event of
+detr_core.events (the contract, schema 1) or, when it is not an event, into a text line for the log.
+
+    parser = JsonLinesParser()
+    for item in parser.feed(chunk):          # -> detr_core.events.Event | str
+        ...
+    for item in parser.finish():             # at end of stream: the last line without "\\n"
+        ...
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+
+from detr_core.events import EVENT_TYPES, SCHEMA, Event
+
+MAX_LINE_BYTES = 16 * 1024 * 1024  # a longer "line" is not an event: dropped, reported as text
+
+
+@dataclass(frozen=True)
+class BadLine:
+    """A line that looked like an event but broke the contract (shown in the log)."""
+    text: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"unreadable event ({self.reason}): {self.text[:200]}"
+
+
+def event_from_dict(obj: dict) -> Event | BadLine | None:
+    """The typed event of one decoded JSON object; None for an event type this version does not
+    know (the contract may add types); BadLine when required fields are missing or wrong."""
+    kind = obj.get("type")
+    cls = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
+    text = json.dumps(obj)[:300]
+    if cls is None:
+        return None if isinstance(kind, str) else BadLine(text, "no event type")
+    if obj.get("schema") != SCHEMA:
+        return BadLine(text, f"schema {obj.get('schema')!r}, this workbench reads schema {SCHEMA}")
+    values = {}
+    for f in dataclasses.fields(cls):
+        if f.name in obj:
+            values[f.name] = obj[f.name]
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            return BadLine(text, f"{kind} event without {f.name!r}")
+    return cls(**values)  # unknown (newer, optional) fields are ignored
+
+
+class JsonLinesParser:
+    """Bytes in, events and text lines out, in stream order."""
+
+    def __init__(self, max_line_bytes: int = MAX_LINE_BYTES):
+        self.max_line_bytes = max_line_bytes
+        self._tail = b""
+        self._dropping = False  # inside an over-long line: skip to its end
+        self.bad_lines = 0
+
+    def feed(self, data: bytes) -> list[Event | str]:
+        """The complete lines that `data` finishes, parsed; the rest waits for more bytes."""
+        chunk = self._tail + data
+        *lines, self._tail = chunk.split(b"\n")
+        out: list[Event | str] = []
+        for raw in lines:
+            if self._dropping:  # the end of an over-long line
+                self._dropping = False
+                continue
+            out.extend(self._parse(raw))
+        if len(self._tail) > self.max_line_bytes:
+            self._tail = b""
+            if not self._dropping:  # said once per line
+                self._dropping = True
+                self.bad_lines += 1
+                out.append(f"dropped a line longer than {self.max_line_bytes} bytes")
+        return out
+
+    def finish(self) -> list[Event | str]:
+        """End of stream: a last line without its newline (e.g. cut by a crash)."""
+        raw, self._tail = self._tail, b""
+        dropping, self._dropping = self._dropping, False
+        return [] if dropping or not raw.strip() else self._parse(raw)
+
+    def _parse(self, raw: bytes) -> list[Event | str]:
+        text = raw.decode("utf-8", errors="replace").strip()
+        if not text:
+            return []
+        if not text.startswith("{"):
+            return [text]  # not ours: printed by a library, shown in the log
+        try:
+            obj = json.loads(text)
+        except ValueError:
+            self.bad_lines += 1
+            return [str(BadLine(text, "not JSON"))]
+        if not isinstance(obj, dict):
+            return [text]
+        event = event_from_dict(obj)
+        if isinstance(event, BadLine):
+            self.bad_lines += 1
+            return [str(event)]
+        return [] if event is None else [event]

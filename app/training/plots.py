@@ -1,0 +1,166 @@
+"""Live training curves (pyqtgraph): loss per step raw and smoothed, its terms (class, L1 box,
+GIoU), learning rates, loss per epoch, validation mAP per evaluation; other runs overlaid.
+
+Receiving and drawing are apart (the Acconeer pattern): events only update the run's RunCurves
+(state.training.record.curves); a QTimer redraws at REDRAW_HZ when they changed. Every curve is a
+PlotDataItem created once and fed with setData; peak downsampling and clip-to-view keep long
+runs cheap. Overlay curves of other runs are made when a run is ticked in the Runs list.
+"""
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer, Slot
+from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from .curves import DEFAULT_SMOOTHING, RunCurves
+from .runs import RunRecord
+
+REDRAW_HZ = 10
+MIN_HEIGHT = 190  # px: the five plots side by side
+_PLOTS = {  # key: (title, x label)
+    "loss": ("Loss per step", "step"), "terms": ("Loss terms per step", "step"),
+    "lr": ("Learning rate", "step"), "epoch": ("Training loss per epoch", "epoch"),
+    "map": ("Validation mAP", "epoch"),
+}
+_COLORS = {"loss": "#1f77b4", "loss_ce": "#d62728", "loss_bbox": "#2ca02c", "loss_giou": "#9467bd",
+           "lr": "#ff7f0e", "lr_backbone": "#8c564b", "train_loss": "#1f77b4", "AP": "#1f77b4", "AP50": "#ff7f0e",
+           "AP75": "#2ca02c"}
+_LABELS = {"loss": "total", "loss_ce": "class", "loss_bbox": "L1 box", "loss_giou": "GIoU",
+           "lr": "lr", "lr_backbone": "lr backbone", "train_loss": "mean loss", "AP": "AP", "AP50": "AP50",
+           "AP75": "AP75"}
+# item name -> (plot, series, smoothed)
+_ITEMS = {
+    "loss": ("loss", "loss", False), "loss_smooth": ("loss", "loss", True),
+    **{f"{t}": ("terms", t, False) for t in ("loss_ce", "loss_bbox", "loss_giou")},
+    **{f"{t}_smooth": ("terms", t, True) for t in ("loss_ce", "loss_bbox", "loss_giou")},
+    "lr": ("lr", "lr", False), "lr_backbone": ("lr", "lr_backbone", False),
+    "train_loss": ("epoch", "train_loss", False),
+    **{m: ("map", m, False) for m in ("AP", "AP50", "AP75")},
+}
+_OVERLAY = (("loss", "loss", True), ("epoch", "train_loss", False), ("map", "AP", False))
+_OVERLAY_COLORS = ("#7f7f7f", "#bcbd22", "#17becf", "#e377c2", "#8c564b", "#ff9896")
+
+
+class TrainingPlotsWidget(QWidget):
+    def __init__(self, training, parent=None):
+        super().__init__(parent)
+        self.training = training
+        self.smoothing = QDoubleSpinBox()
+        self.smoothing.setRange(0.0, 0.99)
+        self.smoothing.setSingleStep(0.05)
+        self.smoothing.setValue(DEFAULT_SMOOTHING)
+        self.smoothing.setToolTip("Exponential moving average weight of the smoothed curves (0: none)")
+        self.smoothing.valueChanged.connect(self._on_smoothing_value_changed)
+        self.show_raw = QCheckBox("Raw steps")
+        self.show_raw.setChecked(True)
+        self.show_raw.setToolTip("Also draw the unsmoothed per-step values (faint)")
+        self.show_raw.toggled.connect(self._on_show_raw_toggled)
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground("w")
+        self.plots: dict[str, pg.PlotItem] = {}
+        self.graphics.setMinimumHeight(MIN_HEIGHT)
+        for i, (key, (title, x_label)) in enumerate(_PLOTS.items()):
+            plot = self.graphics.addPlot(row=0, col=i)
+            plot.setTitle(title, size="9pt")
+            plot.setLabel("bottom", x_label, **{"font-size": "8pt"})
+            plot.showGrid(x=True, y=True, alpha=0.25)
+            plot.addLegend(offset=(-5, 5), labelTextSize="7pt", verSpacing=-6)
+            plot.setDownsampling(auto=True, mode="peak")
+            plot.setClipToView(True)
+            self.plots[key] = plot
+        self._items = {name: self._make_item(name, *spec) for name, spec in _ITEMS.items()}
+        self._overlay_items: dict[str, list[pg.PlotDataItem]] = {}
+        header = QHBoxLayout()
+        header.addWidget(QLabel("Smoothing"))
+        header.addWidget(self.smoothing)
+        header.addWidget(self.show_raw)
+        header.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(header)
+        layout.addWidget(self.graphics, 1)
+        self._drawn: tuple[int, int] | None = None  # (id of the curves, their version) on screen
+        self.timer = QTimer(self)
+        self.timer.setInterval(1000 // REDRAW_HZ)
+        self.timer.timeout.connect(self.redraw)
+        self.timer.start()
+        training.overlays_changed.connect(self._on_training_overlays_changed)
+        training.job_started.connect(lambda _run: self._apply_smoothing())
+
+    def _make_item(self, name: str, plot: str, series: str, smoothed: bool) -> pg.PlotDataItem:
+        color = pg.mkColor(_COLORS[series])
+        raw_of_smoothed = not smoothed and any(s == series and sm for p, s, sm in _ITEMS.values())
+        if raw_of_smoothed:
+            color.setAlpha(70)
+        symbol = "o" if plot in ("epoch", "map") else None
+        label = None if raw_of_smoothed else _LABELS[series]
+        item = self.plots[plot].plot([], [], pen=pg.mkPen(color, width=1 if raw_of_smoothed else 2), name=label,
+                                     symbol=symbol, symbolSize=5, symbolBrush=color, connect="finite")
+        item.setProperty("raw", raw_of_smoothed)
+        return item
+
+    # -- public -------------------------------------------------------------------------------------
+    def item(self, name: str) -> pg.PlotDataItem:
+        """The curve `name`: loss, loss_smooth, loss_ce(_smooth), loss_bbox(_smooth),
+        loss_giou(_smooth), lr, lr_backbone, train_loss, AP, AP50, AP75."""
+        return self._items[name]
+
+    def overlay_items(self, run_dir: str) -> list[pg.PlotDataItem]:
+        return list(self._overlay_items.get(str(run_dir), []))
+
+    def displayed(self) -> RunRecord | None:
+        """The run drawn: the job's (running or last), else the one selected in the Runs list."""
+        return self.training.record or self.training.selected
+
+    @Slot()
+    def redraw(self) -> None:
+        record = self.displayed()
+        if record is None:
+            return
+        curves = record.curves
+        if self._drawn == (id(curves), curves.version):
+            return
+        self._drawn = (id(curves), curves.version)
+        for name, (_plot, series, smoothed) in _ITEMS.items():
+            x, y = curves.smoothed(series) if smoothed else curves.arrays(series)
+            self._items[name].setData(x, y)
+
+    # -- slots ----------------------------------------------------------------------------------------
+    def _apply_smoothing(self) -> None:
+        weight = self.smoothing.value()
+        records = [self.displayed(), *self.training.overlays.values()]
+        for curves in {id(r.curves): r.curves for r in records if r is not None}.values():
+            if curves.smoothing != weight:
+                curves.set_smoothing(weight)
+
+    @Slot(float)
+    def _on_smoothing_value_changed(self, _value: float) -> None:
+        self._apply_smoothing()
+        self._on_training_overlays_changed()
+        self.redraw()
+
+    @Slot(bool)
+    def _on_show_raw_toggled(self, on: bool) -> None:
+        for item in self._items.values():
+            if item.property("raw"):
+                item.setVisible(on)
+
+    @Slot()
+    def _on_training_overlays_changed(self) -> None:
+        for items in self._overlay_items.values():
+            for (plot, _series, _smoothed), item in zip(_OVERLAY, items):
+                self.plots[plot].removeItem(item)  # and its legend entry
+        self._overlay_items = {}
+        self._apply_smoothing()
+        for k, (key, record) in enumerate(self.training.overlays.items()):
+            color = pg.mkColor(_OVERLAY_COLORS[k % len(_OVERLAY_COLORS)])
+            pen = pg.mkPen(color, width=2, style=Qt.PenStyle.DashLine)
+            self._overlay_items[key] = [self._overlay_item(record.curves, record.name, plot, series, smoothed, pen)
+                                        for plot, series, smoothed in _OVERLAY]
+
+    def _overlay_item(self, curves: RunCurves, name: str, plot: str, series: str, smoothed: bool,
+                      pen) -> pg.PlotDataItem:
+        x, y = curves.smoothed(series) if smoothed else curves.arrays(series)
+        return self.plots[plot].plot(x, y, pen=pen, name=name, connect="finite",
+                                     symbol="t" if plot != "loss" else None, symbolSize=6,
+                                     symbolBrush=pen.color())
