@@ -264,3 +264,12 @@ def test_read_run_gives_status_metrics_and_curves(tmp_path):
     assert read_run(run).status == "incomplete"  # killed: no end line
     assert read_run(tmp_path / "nothing").status == "empty"
     assert np.isfinite(record.curves.arrays("loss")[1]).all()
+
+
+def test_train_commands_are_on_the_shortcut_sheet():
+    from app.shortcut_sheet import shortcut_rows
+
+    rows = {(section, keys) for section, keys, _what in shortcut_rows()}
+    assert {("Train", "Ctrl+T"), ("Train", "Ctrl+Shift+T"), ("Train", "Ctrl+Shift+R"), ("Train", "Ctrl+U")} <= rows
+    every_key = [k for _s, keys, _w in shortcut_rows() for k in keys.split(" / ")]
+    assert len(every_key) == len(set(every_key)), "a key is bound twice"
