@@ -37,13 +37,15 @@ class SetCriterion(nn.Module):
     def weight_dict(self) -> dict[str, float]:
         return {"loss_ce": self.cfg.loss_ce, "loss_bbox": self.cfg.loss_bbox, "loss_giou": self.cfg.loss_giou}
 
-    def forward(self, outputs: dict, targets: list[dict]) -> dict[str, Tensor]:
+    def forward(self, outputs: dict, targets: list[dict], num_boxes: float | None = None) -> dict[str, Tensor]:
         """outputs: the model's dict ("pred_logits" [B, Q, K+1], "pred_boxes" [B, Q, 4] and
         optionally "aux_outputs"); targets: per image "labels" [T_i], "boxes" [T_i, 4] cxcywh
         normalised. Returns every unweighted term (loss_ce, loss_bbox, loss_giou, their "_i"
         auxiliary versions, class_error and cardinality_error for logging) and "loss", the weighted
-        sum to optimise."""
-        num_boxes = self.num_boxes(targets, outputs["pred_logits"].device)
+        sum to optimise. `num_boxes` (the normaliser) defaults to the target boxes averaged over
+        processes; pass it to score one process's batch alone (as the validation loss does)."""
+        if num_boxes is None:
+            num_boxes = self.num_boxes(targets, outputs["pred_logits"].device)
         losses = self._layer_losses(outputs, targets, num_boxes, log=True)
         if self.cfg.aux_loss:
             for i, aux in enumerate(outputs.get("aux_outputs", [])):

@@ -27,7 +27,7 @@ from typing import Callable
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Subset
 
 from . import distributed
 from .config import ModelConfig
@@ -316,12 +316,43 @@ class _Loop:
             result = evaluate_model(self.model, self.model_config, self.data.class_map, self.data.val,
                                     device=self.device, batch_size=self.cfg.batch_size,
                                     num_workers=min(self.cfg.num_workers, 2))
-        self.eval_time = result.duration_s
+        started = time.perf_counter()
+        val_terms = self._validation_loss()
+        self.eval_time = result.duration_s + time.perf_counter() - started
         self.metrics = result.metrics
         self.emit(EvalDone(epoch=self.epoch + 1, step=self.step, metrics=result.metrics,
-                           images=result.images, duration_s=result.duration_s))
+                           images=result.images, duration_s=self.eval_time,
+                           loss=val_terms.pop("loss", None), losses=val_terms or None))
         self.model.train()
         return result.metrics
+
+    @torch.no_grad()
+    def _validation_loss(self) -> dict[str, float]:
+        """The loss terms on the validation set: evaluation mode, the validation transform (no
+        augmentation), each batch normalised by its own boxes; means over all images of all
+        processes (each process scores its share)."""
+        val = self.data.val
+        mine = Subset(val, range(self.info.rank, len(val), self.info.world_size))
+        loader = DataLoader(mine, batch_size=self.cfg.batch_size, collate_fn=collate,
+                            num_workers=min(self.cfg.num_workers, 2))
+        self.model.eval()
+        sums: dict[str, float] = {}
+        images = 0
+        for batch in loader:
+            batch = batch.to(self.device, non_blocking=True)
+            with self.autocast:
+                outputs = self.model(batch.images, batch.mask, aux=self.model.aux_loss)  # as in training
+                boxes = float(sum(len(t["labels"]) for t in batch.targets))
+                losses = self.criterion(outputs, batch.targets, num_boxes=max(boxes, 1.0))
+            n = len(batch.targets)
+            for k, v in _float_terms(losses).items():
+                sums[k] = sums.get(k, 0.0) + v * n
+            images += n
+        if self.info.world_size > 1:
+            parts = distributed.all_gather_object((sums, images))
+            images = sum(n for _, n in parts)
+            sums = {k: sum(s.get(k, 0.0) for s, _ in parts) for k in parts[0][0]}
+        return {k: v / images for k, v in sums.items()} if images else {}
 
     def _check_stuck(self, loss: float | None) -> None:
         if loss is None:

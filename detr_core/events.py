@@ -23,7 +23,9 @@ non-finite value is written as null. Times are seconds.
               loss_bbox, loss_giou, their auxiliary loss_ce_0.., class_error, cardinality_error},
               lr, lr_backbone, grad_norm (before clipping), images_per_s, elapsed_s, eta_s
   eval        epoch, step, metrics {AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm,
-              ARl: float or null; per_class: {name: AP or null}}, images, duration_s
+              ARl: float or null; per_class: {name: AP or null}}, images, duration_s,
+              loss, losses (validation loss and its terms, as in "step", mean over the validation
+              images in evaluation mode without augmentation; optional: absent in older files)
   epoch       epoch, epochs, step, total_steps, loss, losses (means over the epoch's steps),
               duration_s, images_per_s, eta_s, metrics (the eval of this epoch, or null)
   checkpoint  path, epoch, step, reason ("epoch" | "final" | "stopped"), resumable
@@ -122,6 +124,8 @@ class EvalDone(Event):
     metrics: dict
     images: int
     duration_s: float
+    loss: float | None = None
+    losses: dict | None = None
     time: float = field(default_factory=_now)
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from .backbone import FrozenBatchNorm2d
 from .config import ModelConfig

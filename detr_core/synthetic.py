@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import colorsys
-import json
 import math
 import sys
 from pathlib import Path

@@ -6,8 +6,8 @@
     x, y = curves.smoothed("loss") # exponential moving average, debiased (TensorBoard's)
 
 Per step: loss, loss_ce, loss_bbox, loss_giou, lr, lr_backbone (x: optimizer step). Per epoch:
-train_loss (the epoch's mean). Per evaluation: AP, AP50, AP75 (x: epoch); the
-stream (schema 1) carries no validation loss, only these COCO metrics. Every series is a
+train_loss (the epoch's mean). Per evaluation: val_loss (the validation loss, when the stream
+carries it), AP, AP50, AP75 (x: epoch). Every series is a
 bounded deque: a very long run keeps its last MAX_POINTS steps. A "start" event of a resumed run
 drops what came after the step it resumes from (a run resumed from an earlier checkpoint redoes
 those steps).
@@ -23,7 +23,7 @@ from detr_core.events import EpochDone, EvalDone, Event, RunStarted, StepDone
 
 STEP_SERIES = ("loss", "loss_ce", "loss_bbox", "loss_giou", "lr", "lr_backbone")
 LOSS_TERMS = ("loss_ce", "loss_bbox", "loss_giou")  # class, L1 box, GIoU
-EPOCH_SERIES = ("train_loss",)
+EPOCH_SERIES = ("train_loss", "val_loss")
 EVAL_SERIES = ("AP", "AP50", "AP75")
 SMOOTHED = ("loss", "loss_ce", "loss_bbox", "loss_giou")
 MAX_POINTS = 50_000
@@ -78,6 +78,8 @@ class RunCurves:
             metrics = event.metrics or {}
             for name in EVAL_SERIES:
                 self.series[name].append(event.epoch, _value(metrics.get(name)))
+            if event.loss is not None:
+                self.series["val_loss"].append(event.epoch, _value(event.loss))
         elif isinstance(event, RunStarted):
             self._restart_at(event.start_step, event.start_epoch - 1)
         else:

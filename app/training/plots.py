@@ -19,14 +19,14 @@ REDRAW_HZ = 10
 MIN_HEIGHT = 190  # px: the five plots side by side
 _PLOTS = {  # key: (title, x label)
     "loss": ("Loss per step", "step"), "terms": ("Loss terms per step", "step"),
-    "lr": ("Learning rate", "step"), "epoch": ("Training loss per epoch", "epoch"),
+    "lr": ("Learning rate", "step"), "epoch": ("Loss per epoch (training, validation)", "epoch"),
     "map": ("Validation mAP", "epoch"),
 }
 _COLORS = {"loss": "#1f77b4", "loss_ce": "#d62728", "loss_bbox": "#2ca02c", "loss_giou": "#9467bd",
-           "lr": "#ff7f0e", "lr_backbone": "#8c564b", "train_loss": "#1f77b4", "AP": "#1f77b4", "AP50": "#ff7f0e",
+           "lr": "#ff7f0e", "lr_backbone": "#8c564b", "train_loss": "#1f77b4", "val_loss": "#ff7f0e", "AP": "#1f77b4", "AP50": "#ff7f0e",
            "AP75": "#2ca02c"}
 _LABELS = {"loss": "total", "loss_ce": "class", "loss_bbox": "L1 box", "loss_giou": "GIoU",
-           "lr": "lr", "lr_backbone": "lr backbone", "train_loss": "mean loss", "AP": "AP", "AP50": "AP50",
+           "lr": "lr", "lr_backbone": "lr backbone", "train_loss": "training loss", "val_loss": "validation loss", "AP": "AP", "AP50": "AP50",
            "AP75": "AP75"}
 # item name -> (plot, series, smoothed)
 _ITEMS = {
@@ -34,7 +34,7 @@ _ITEMS = {
     **{f"{t}": ("terms", t, False) for t in ("loss_ce", "loss_bbox", "loss_giou")},
     **{f"{t}_smooth": ("terms", t, True) for t in ("loss_ce", "loss_bbox", "loss_giou")},
     "lr": ("lr", "lr", False), "lr_backbone": ("lr", "lr_backbone", False),
-    "train_loss": ("epoch", "train_loss", False),
+    "train_loss": ("epoch", "train_loss", False), "val_loss": ("epoch", "val_loss", False),
     **{m: ("map", m, False) for m in ("AP", "AP50", "AP75")},
 }
 _OVERLAY = (("loss", "loss", True), ("epoch", "train_loss", False), ("map", "AP", False))
@@ -102,7 +102,7 @@ class TrainingPlotsWidget(QWidget):
     # -- public -------------------------------------------------------------------------------------
     def item(self, name: str) -> pg.PlotDataItem:
         """The curve `name`: loss, loss_smooth, loss_ce(_smooth), loss_bbox(_smooth),
-        loss_giou(_smooth), lr, lr_backbone, train_loss, AP, AP50, AP75."""
+        loss_giou(_smooth), lr, lr_backbone, train_loss, val_loss, AP, AP50, AP75."""
         return self._items[name]
 
     def overlay_items(self, run_dir: str) -> list[pg.PlotDataItem]:

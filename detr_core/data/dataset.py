@@ -30,7 +30,7 @@ from ..errors import DatasetError, ImageError
 from ..images import image_size, load_image
 from .classes import ClassMap
 from .summary import DatasetSummary
-from .transforms import EvalTransform, TrainTransform
+from .transforms import EvalTransform
 
 _SHOWN = 3  # offending entries named in an error
 

@@ -111,12 +111,16 @@ def test_curves_of_a_resumed_run_drop_the_steps_done_again():
         curves.add(step(n, loss=10 - n))
     curves.add(EpochDone(epoch=1, epochs=2, step=3, total_steps=6, loss=8.0, losses={"loss_ce": 4.0},
                          duration_s=1, images_per_s=1, eta_s=1, metrics=None))
-    curves.add(EvalDone(epoch=1, step=3, metrics=metrics(0.1), images=2, duration_s=1))
+    curves.add(EvalDone(epoch=1, step=3, metrics=metrics(0.1), images=2, duration_s=1, loss=9.5,
+                        losses={"loss_ce": 5.0}))
+    curves.add(EvalDone(epoch=2, step=6, metrics=metrics(0.2), images=2, duration_s=1))  # an older stream: no loss
+    assert list(curves.arrays("val_loss")[0]) == [1] and list(curves.arrays("AP")[0]) == [1, 2]
     version = curves.version
     curves.add(started(start_step=3, resumed=True))  # failed at step 5, resumed from the epoch-1 checkpoint
     assert curves.version > version
     assert list(curves.arrays("loss")[0]) == [1, 2, 3] and len(curves.smoothed("loss")[0]) == 3
     assert list(curves.arrays("train_loss")[1]) == [8.0] and list(curves.arrays("AP")[1]) == [0.1]
+    assert list(curves.arrays("val_loss")[1]) == [9.5]
     curves.add(step(4, loss=1.0))
     assert list(curves.arrays("loss")[0]) == [1, 2, 3, 4] and curves.last("loss") == 1.0
 

@@ -8,7 +8,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from detr_core.checkpoints import save_checkpoint
 from detr_core.cli.main import main

@@ -88,6 +88,8 @@ def test_event_stream_follows_the_contract(uninterrupted):
     evals = rec.of("eval")
     assert set(evals[0]["metrics"]) >= {"AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100",
                                         "ARs", "ARm", "ARl", "per_class"}
+    for e in evals:  # the validation loss, in evaluation mode on the validation images
+        assert e["loss"] > 0 and {"loss_ce", "loss_bbox", "loss_giou", "loss_ce_0"} <= set(e["losses"])
     epochs = rec.of("epoch")
     assert epochs[1]["metrics"] == evals[1]["metrics"]
     assert epochs[0]["loss"] == pytest.approx(sum(s["loss"] for s in steps[:3]) / 3)

@@ -2,7 +2,6 @@
 calibration and batch statistics for from-scratch backbones, and the training-time folding."""
 from __future__ import annotations
 
-import pytest
 import torch
 
 from detr_core.backbone import FrozenBatchNorm2d
