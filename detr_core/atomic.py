@@ -9,12 +9,25 @@ from pathlib import Path
 from typing import Any, Callable, IO
 
 
+def _mode_for(path: Path) -> int:
+    """The permissions the file gets: those of the file it replaces, else what a plain open()
+    would give (0o666 less the umask), not mkstemp's private 0o600."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0o022)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> None:
     """Call `write(file)` on a temporary binary file, then move it over `path` in one step.
     Raises OSError (from the write, the fsync or the rename) with the target left as it was."""
     path = Path(path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        if hasattr(os, "fchmod"):  # POSIX
+            os.fchmod(fd, _mode_for(path))
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
