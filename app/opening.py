@@ -1,8 +1,9 @@
 """What "open this path" means, as plain functions that run on a worker thread (no Qt).
 
 - A folder: every image under it (recursively; jpg, png, bmp, tif, webp), in natural order. If
-  it holds `annotations.json` (where Save puts it), that document is loaded with the folder as
-  its image root; otherwise a new, empty document rooted at the folder.
+  it holds `annotations.json` (where Save puts it), that document is loaded, its image root found
+  as for a JSON (the folder itself, or its `images/` subfolder...); otherwise a new, empty
+  document rooted at the folder.
 - One image file: its folder, as above, showing that image first.
 - A COCO JSON file: its images (image root found by the document module, or given). When the
   JSON sits inside its own image root (the layout Save creates), the folder's other images are
@@ -107,7 +108,7 @@ def open_source(path: str | os.PathLike, image_root: str | os.PathLike | None = 
     files = scan_images(folder)
     json_path = folder / DEFAULT_JSON_NAME
     if json_path.is_file():
-        document, report = CocoDocument.load(json_path, image_root=folder)
+        document, report = CocoDocument.load(json_path)  # images beside it, or in images/...
         warnings = list(report.warnings)
     else:
         document, warnings = CocoDocument.new(folder), []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QModelIndex
@@ -242,3 +243,12 @@ def test_opening_one_image_lists_its_folder_and_shows_it(qtbot, window, tmp_path
     open_and_wait(qtbot, window, paths[2])
     assert window.state.row_count() == 4
     assert window.state.current_entry().path == str(paths[2])
+
+
+def test_the_bundled_samples_folder_opens_with_its_images_in_a_subfolder(qtbot, window, dialogs):
+    samples = Path(__file__).resolve().parents[2] / "resources" / "samples"  # annotations.json + images/
+    open_and_wait(qtbot, window, samples)
+    assert window.state.row_count() == 24  # each image once, found under images/, none missing
+    assert all(window.state.entry(row).image_id is not None for row in range(24))
+    assert window.state.document.image_root == samples / "images"
+    assert not dialogs.asked, dialogs.asked
