@@ -13,6 +13,7 @@ import sys
 from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtWidgets import QApplication
 
+from .gui_gc import GuiThreadCollector
 from .icons import icon
 from .main_window import APP_NAME, MainWindow
 
@@ -51,6 +52,7 @@ def run_gui(argv: list[str] | None = None) -> int:
     QCoreApplication.setApplicationName(APP_NAME)
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setWindowIcon(icon("app"))
+    collector = GuiThreadCollector(parent=app)  # Qt objects are never collected on a worker thread
     window = MainWindow()
     previous_hook, sys.excepthook = sys.excepthook, _reporter(window)
     window.show()
@@ -62,3 +64,4 @@ def run_gui(argv: list[str] | None = None) -> int:
         return int(app.exec())
     finally:
         sys.excepthook = previous_hook
+        collector.stop()

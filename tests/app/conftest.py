@@ -4,7 +4,17 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QSettings
 
+from app.gui_gc import GuiThreadCollector
 from workbench_helpers import Dialogs, close_window, make_window
+
+
+@pytest.fixture(autouse=True)
+def gui_thread_gc(qapp):
+    """As in the app: cyclic garbage (old windows' widgets) is collected on the GUI thread only,
+    never by a detector worker that happens to allocate (a deadlock with PySide6)."""
+    collector = GuiThreadCollector()
+    yield collector
+    collector.stop()
 
 
 @pytest.fixture

@@ -1,0 +1,52 @@
+"""Cyclic garbage is collected on the GUI thread only.
+
+Python's automatic collector runs on whichever thread happens to allocate. When that is a worker
+(the detector thread) and the garbage holds Qt objects (a closed dialog's widgets in a reference
+cycle), their destructors run on the worker: Qt's object lock is taken there and the destructor
+then waits for the GIL, while the GUI thread holds the GIL and waits for that same lock inside its
+own deletions: both threads hang (seen in the test suite with PySide6 6.11). So while the window
+runs, automatic collection is off and a timer on the GUI thread collects instead, each generation
+when its count passes the usual threshold. Reference counting (most of the freeing) is unchanged.
+
+    collector = GuiThreadCollector()   # on the GUI thread, with a QApplication
+    ...
+    collector.stop()                   # a last full collection here, automatic collection back on
+"""
+from __future__ import annotations
+
+import gc
+
+from PySide6.QtCore import QObject, QTimer, Slot
+
+INTERVAL_MS = 500
+
+
+class GuiThreadCollector(QObject):
+    def __init__(self, interval_ms: int = INTERVAL_MS, parent: QObject | None = None):
+        super().__init__(parent)
+        self.thresholds = gc.get_threshold()
+        self.was_enabled = gc.isenabled()
+        gc.disable()
+        self.collections = 0
+        self._timer = QTimer(self)
+        self._timer.setInterval(interval_ms)
+        self._timer.timeout.connect(self.check)
+        self._timer.start()
+
+    @Slot()
+    def check(self) -> None:
+        """Collect the oldest generation whose count passed its threshold (as gc would)."""
+        counts = gc.get_count()
+        generation = -1
+        for g in range(3):
+            if counts[g] > self.thresholds[g]:
+                generation = g
+        if generation >= 0:
+            gc.collect(generation)
+            self.collections += 1
+
+    def stop(self) -> None:
+        self._timer.stop()
+        gc.collect()
+        if self.was_enabled:
+            gc.enable()
