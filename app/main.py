@@ -54,6 +54,7 @@ def run_gui(argv: list[str] | None = None) -> int:
     app.setWindowIcon(icon("app"))
     collector = GuiThreadCollector(parent=app)  # Qt objects are never collected on a worker thread
     window = MainWindow()
+    collector.freeze_startup()  # start-up objects are not scanned by every later full collection
     previous_hook, sys.excepthook = sys.excepthook, _reporter(window)
     window.show()
     if args.path:

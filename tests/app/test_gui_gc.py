@@ -42,3 +42,15 @@ def test_cycles_are_collected_on_the_gui_thread_only(qtbot, gui_thread_gc):
         gc.callbacks.remove(note)
         collector.stop()
     assert gc.isenabled()
+
+
+def test_start_up_objects_are_frozen_out_of_later_collections(qtbot, gui_thread_gc):
+    gui_thread_gc.stop()
+    collector = GuiThreadCollector()
+    try:
+        before = gc.get_freeze_count()
+        collector.freeze_startup()
+        assert gc.get_freeze_count() > before and collector.frozen
+    finally:
+        collector.stop()
+    assert gc.get_freeze_count() == 0 and gc.isenabled()

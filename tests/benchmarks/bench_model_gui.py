@@ -138,7 +138,10 @@ def main() -> int:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication([])
+    from app.gui_gc import GuiThreadCollector
     from app.main_window import MainWindow
+
+    collector = GuiThreadCollector(parent=app)  # as run_gui: cyclic GC on the GUI thread only
 
     settings = QSettings(str(work / "settings.ini"), QSettings.Format.IniFormat)
     settings.setValue("model/checkpoint", checkpoint)
@@ -148,6 +151,7 @@ def main() -> int:
     window.session.fallback_dir = work / "autosave"
     window.resize(1400, 900)
     window.show()
+    collector.freeze_startup()
     state, model = window.state, window.state.model
 
     def spin(until, timeout=600.0) -> bool:
