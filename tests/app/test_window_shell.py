@@ -72,8 +72,12 @@ def test_status_bar_shows_position_size_zoom_and_unsaved(qtbot, window, tmp_path
     bar = window.status_bar
     assert bar.image.text() == "1 / 3  200×100"
     assert bar.zoom.text().endswith("%") and int(bar.zoom.text().split()[0]) > 100
-    QTest.mouseMove(window.canvas.viewport(), view_point(window, 50, 40))
-    assert bar.position.text() == "x 50, y 40"
+
+    def hover_50_40() -> bool:  # mapped anew each time: a late relayout may re-fit the image once
+        QTest.mouseMove(window.canvas.viewport(), view_point(window, 50, 40))
+        return bar.position.text() == "x 50, y 40"
+
+    qtbot.waitUntil(hover_50_40, timeout=3000)
     sizes = []
     window.canvas.box_size_changed.connect(lambda w, h: sizes.append(bar.box_size.text()))
     window.canvas.start_drawing()
