@@ -22,6 +22,18 @@ def shapes(tmp_path_factory):
     return make_dataset(tmp_path_factory.mktemp("shapes"), images=6)
 
 
+def start_job_until(qtbot, window, shapes, run, epochs, event_type):
+    """Open the data, start a job from the dialog, return once it sent an `event_type` event."""
+    training = window.state.training
+    open_and_wait(qtbot, window, shapes)
+    dialog = open_dialog(qtbot, window)
+    fill_fast(dialog, run, epochs=epochs)
+    start(qtbot, dialog, training)
+    with qtbot.waitSignal(training.event_received, timeout=JOB_TIMEOUT,
+                          check_params_cb=lambda e: isinstance(e, event_type)):
+        pass
+
+
 def test_a_crashing_job_shows_its_last_lines_and_is_marked_failed(qtbot, train_window, tmp_path, shapes):
     window, training = train_window, train_window.state.training
     open_and_wait(qtbot, window, shapes)
@@ -58,13 +70,7 @@ def test_a_non_finite_loss_stops_the_job_with_its_message(qtbot, train_window, t
 
 def test_a_killed_job_is_marked_failed_and_takes_its_process_group_along(qtbot, train_window, tmp_path, shapes):
     window, training = train_window, train_window.state.training
-    open_and_wait(qtbot, window, shapes)
-    dialog = open_dialog(qtbot, window)
-    fill_fast(dialog, tmp_path / "run", epochs=50)
-    start(qtbot, dialog, training)
-    with qtbot.waitSignal(training.event_received, timeout=JOB_TIMEOUT,
-                          check_params_cb=lambda e: isinstance(e, StepDone)):
-        pass
+    start_job_until(qtbot, window, shapes, tmp_path / "run", 50, StepDone)
     pid = training.job.pid
     assert os.getpgid(pid) == pid  # its own process group
     training.kill()
@@ -106,13 +112,7 @@ def test_the_dialog_refuses_unusable_data_with_the_reason(qtbot, train_window, t
 
 def test_closing_over_a_job_can_stop_it_first(qtbot, train_window, tmp_path, shapes, job_question):
     window, training = train_window, train_window.state.training
-    open_and_wait(qtbot, window, shapes)
-    dialog = open_dialog(qtbot, window)
-    fill_fast(dialog, tmp_path / "run", epochs=50)
-    start(qtbot, dialog, training)
-    with qtbot.waitSignal(training.event_received, timeout=JOB_TIMEOUT,
-                          check_params_cb=lambda e: isinstance(e, RunStarted)):
-        pass
+    start_job_until(qtbot, window, shapes, tmp_path / "run", 50, RunStarted)
     assert not window.close() and window.isVisible()  # "Cancel": nothing happens
     assert "is still running" in job_question.asked[0] and training.status == "running"
     job_question.answer = QMessageBox.StandardButton.Yes  # "Stop the Job"
@@ -126,13 +126,7 @@ def test_closing_over_a_job_can_stop_it_first(qtbot, train_window, tmp_path, sha
 @pytest.mark.slow
 def test_closing_can_leave_the_job_running_in_the_background(qtbot, train_window, tmp_path, shapes, job_question):
     window, training = train_window, train_window.state.training
-    open_and_wait(qtbot, window, shapes)
-    dialog = open_dialog(qtbot, window)
-    fill_fast(dialog, tmp_path / "run", epochs=2)
-    start(qtbot, dialog, training)
-    with qtbot.waitSignal(training.event_received, timeout=JOB_TIMEOUT,
-                          check_params_cb=lambda e: isinstance(e, StepDone)):
-        pass
+    start_job_until(qtbot, window, shapes, tmp_path / "run", 2, StepDone)
     job_question.answer = QMessageBox.StandardButton.No  # "Leave It Running"
     with qtbot.waitSignal(training.detached, timeout=JOB_TIMEOUT) as blocker:
         window.close()

@@ -86,12 +86,17 @@ class _Ours:
         with ctx:
             x = images.contiguous(memory_format=torch.channels_last) if self.channels_last else images
             loss = self.criterion(self.model(x, mask), targets)["loss"]
-            loss.backward()
-            params = [p for g in self.optimizer.param_groups for p in g["params"]]
-            torch.nn.utils.clip_grad_norm_(params, CFG.clip_max_norm)
-            self.optimizer.step()
-            self.optimizer.zero_grad(set_to_none=True)
+            _backward_and_update(loss, self.optimizer)
         return loss.item()
+
+
+def _backward_and_update(loss, optimizer) -> None:
+    """The part of a step both models share: backward, clipping, AdamW."""
+    loss.backward()
+    params = [p for g in optimizer.param_groups for p in g["params"]]
+    torch.nn.utils.clip_grad_norm_(params, CFG.clip_max_norm)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
 
 
 class _Theirs:
@@ -106,11 +111,7 @@ class _Theirs:
     def step(self, images, mask, targets) -> float:
         labels = [{"class_labels": t["labels"], "boxes": t["boxes"]} for t in targets]
         loss = self.model(pixel_values=images, pixel_mask=(~mask).long(), labels=labels).loss
-        loss.backward()
-        params = [p for g in self.optimizer.param_groups for p in g["params"]]
-        torch.nn.utils.clip_grad_norm_(params, CFG.clip_max_norm)
-        self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
+        _backward_and_update(loss, self.optimizer)
         return loss.item()
 
 
