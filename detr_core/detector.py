@@ -46,7 +46,7 @@ class Detector:
         self.max_size = max_size or config.max_size
         self.description = description
         self.category_ids = list(category_ids) if category_ids else None
-        self.model = optimize_for_inference(model, self.device)
+        self.model = optimize_for_inference(model, self.device, fuse_kernels=self.autocast_dtype is None)
 
     @classmethod
     def from_checkpoint(cls, source: str | os.PathLike, *, device: str | torch.device = "auto",

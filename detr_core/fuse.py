@@ -1,5 +1,6 @@
 """Inference-only speed-ups that keep the outputs: frozen batch norm folded into the convolution
-before it, and the backbone in channels-last memory layout (faster oneDNN kernels on CPUs)."""
+before it, the backbone in channels-last memory layout (faster oneDNN kernels on CPUs), and on CPUs
+the ResNet body on fused oneDNN kernels (`fused_resnet`)."""
 from __future__ import annotations
 
 import copy
@@ -8,6 +9,7 @@ import torch
 from torch import nn
 
 from .backbone import FrozenBatchNorm2d
+from .fused_resnet import FusedResNetBody, supported
 
 
 def _fold(conv: nn.Conv2d, bn: FrozenBatchNorm2d) -> nn.Conv2d:
@@ -50,12 +52,37 @@ def fold_frozen_batchnorm(module: nn.Module) -> int:
     return folded
 
 
-def optimize_for_inference(model: nn.Module, device: torch.device) -> nn.Module:
+def optimize_for_inference(model: nn.Module, device: torch.device, fuse_kernels: bool = True) -> nn.Module:
     """A copy of a DETR for inference: eval mode, no gradients, batch norm folded into the
-    backbone's convolutions, convolutions in channels-last layout. The original is untouched."""
+    backbone's convolutions, convolutions in channels-last layout and, with `fuse_kernels` on a CPU
+    with oneDNN, the ResNet body on fused kernels (fp32 only: pass False under autocast). The
+    original is untouched."""
     fast = copy.deepcopy(model).eval().requires_grad_(False).to(device)
     fold_frozen_batchnorm(fast.backbone)
     if device.type in ("cpu", "cuda"):
         fast.backbone.to(memory_format=torch.channels_last)
         fast.input_proj.to(memory_format=torch.channels_last)
+    if fuse_kernels and supported(device):
+        backbone = fast.backbone[0]
+        fused = _fused_body(backbone.body)
+        if fused is not None:
+            backbone.body = fused
     return fast
+
+
+def _fused_body(body: nn.Module) -> FusedResNetBody | None:
+    """The body on fused kernels if it builds and gives the body's outputs on a probe image;
+    otherwise None (an unusual body, or a torch whose private oneDNN ops changed)."""
+    if any(p.dtype != torch.float32 for p in body.parameters()):
+        return None
+    try:
+        fused = FusedResNetBody(body)
+        probe = torch.randn(1, 3, 72, 88, generator=torch.Generator().manual_seed(0))
+        probe = probe.contiguous(memory_format=torch.channels_last)
+        with torch.inference_mode():
+            (expected,), (got,) = body(probe).values(), fused(probe).values()
+    except (RuntimeError, ValueError, TypeError, AttributeError):
+        return None
+    if got.shape != expected.shape or (got - expected).abs().max() > 1e-4 * expected.abs().max():
+        return None
+    return fused
