@@ -16,6 +16,7 @@ from .image_filter import ERROR, ImageFilter
 from .state import STATUSES
 
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 1
+PREDICTIONS_REDRAW_MS = 250  # pre-annotation finishes many images a second: their rows, in one go
 
 
 class ImageListModel(QAbstractTableModel):
@@ -38,6 +39,9 @@ class ImageListModel(QAbstractTableModel):
         state.categories_changed.connect(self._on_state_categories_changed)
         state.model.predictions_changed.connect(self._on_model_predictions_changed)
         state.model.threshold_changed.connect(self._on_state_categories_changed)
+        self._changed_rows: set[int] = set()  # entry rows whose predictions changed, not redrawn yet
+        self._redraw = QTimer(self, singleShot=True, interval=PREDICTIONS_REDRAW_MS)
+        self._redraw.timeout.connect(self._redraw_changed_rows)
 
     @Slot()
     def refilter(self) -> None:
@@ -103,10 +107,23 @@ class ImageListModel(QAbstractTableModel):
 
     @Slot(int)
     def _on_model_predictions_changed(self, entry_row: int) -> None:
+        """The image on screen is redrawn at once; others (a background job's) together, at most
+        every PREDICTIONS_REDRAW_MS: one repaint per image would take GUI time from the job."""
         if entry_row < 0:
             self._on_state_categories_changed()
-        else:
+        elif entry_row == self.state.current_row:
             self._on_state_image_changed(entry_row)
+        else:
+            self._changed_rows.add(entry_row)
+            if not self._redraw.isActive():
+                self._redraw.start()
+
+    @Slot()
+    def _redraw_changed_rows(self) -> None:
+        positions = [p for p in map(self._position.get, self._changed_rows) if p is not None]
+        self._changed_rows.clear()
+        if positions:
+            self.dataChanged.emit(self.index(min(positions), 0), self.index(max(positions), len(self.COLUMNS) - 1))
 
     @Slot(int)
     def _on_state_image_changed(self, entry_row: int) -> None:

@@ -1,10 +1,13 @@
 """Pre-annotation controls: which images (all, or those the list's filter shows), start, a
 progress bar with the pace and the time left, cancel. The bar and text are redrawn at most
-REDRAW_MS apart (a fast model finishes many images a second; painting each would slow the job)."""
+REDRAW_MS apart (a fast model finishes many images a second; painting each would slow the job).
+Neither changes the panel's size: showing the bar or a longer text would re-lay out every dock
+and repaint the whole window (over 100 ms of GUI stall at a job's start, plots included)."""
 from __future__ import annotations
 
 from PySide6.QtCore import QTimer, Slot
-from PySide6.QtWidgets import QComboBox, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout
+from PySide6.QtWidgets import (QComboBox, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy,
+                               QVBoxLayout)
 
 
 def format_eta(seconds: float | None) -> str:
@@ -39,8 +42,13 @@ class BatchPanelWidget(QGroupBox):
         self.cancel_button.clicked.connect(self.model_state.cancel_batch)
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
+        policy = self.progress.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)  # its place is kept while hidden
+        self.progress.setSizePolicy(policy)
         self.detail = QLabel()
         self.detail.setStyleSheet("color: palette(mid);")
+        self.detail.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)  # text length: no relayout
+        self.detail.setMinimumHeight(self.detail.fontMetrics().height())
         row = QHBoxLayout()
         row.addWidget(self.scope, 1)
         row.addWidget(self.start_button)
@@ -58,7 +66,11 @@ class BatchPanelWidget(QGroupBox):
         m.model_changed.connect(lambda _info: self._update_buttons())
         self._update_buttons()
         self.progress.hide()
-        self.detail.setText("Predictions are kept per image; the list's Pred column counts them.")
+        self._set_detail("Predictions are kept per image; the list's Pred column counts them.")
+
+    def _set_detail(self, text: str) -> None:
+        self.detail.setText(text)
+        self.detail.setToolTip(text)  # the whole text, where a narrow dock cuts it
 
     def start(self) -> None:
         self.model_state.start_batch(self.scope.currentData())
@@ -89,7 +101,7 @@ class BatchPanelWidget(QGroupBox):
         self.progress.setFormat("%v / %m images")
         pace = f"{progress.images_per_second:.1f} images/s · " if progress.images_per_second else ""
         failed = f" · {progress.failed} failed" if progress.failed else ""
-        self.detail.setText(f"{pace}{format_eta(progress.eta_seconds)}{failed}")
+        self._set_detail(f"{pace}{format_eta(progress.eta_seconds)}{failed}")
         self._update_buttons()
 
     @Slot(object)
@@ -99,5 +111,5 @@ class BatchPanelWidget(QGroupBox):
         self.progress.setValue(summary.done)
         verb = "Cancelled" if summary.cancelled else "Done"
         failed = f", {summary.failed} failed" if summary.failed else ""
-        self.detail.setText(f"{verb}: {summary.done} of {summary.total} images in {summary.seconds:.1f} s{failed}.")
+        self._set_detail(f"{verb}: {summary.done} of {summary.total} images in {summary.seconds:.1f} s{failed}.")
         self._update_buttons()

@@ -175,3 +175,29 @@ def test_cancel_stops_a_batch(qtbot, model_window, tmp_path):
     assert predicted == 1 + summary.done  # the image on screen, and the ones done before cancel
     assert not model.batch_running and batch.start_button.isEnabled()
     assert "Cancelled" in batch.detail.text()
+
+
+def test_a_batch_keeps_the_layout_and_redraws_list_rows_together(qtbot, model_window, tmp_path):
+    """Showing the progress bar or a longer text must not resize the panel (that re-lays out every
+    dock and repaints the whole window); a job's rows in the image list are redrawn together."""
+    window, model = model_window, model_window.state.model
+    open_and_wait(qtbot, window, make_shapes(tmp_path / "six", 6, size=(160, 120))[0].parent)
+    wait_attention(qtbot, window)
+    batch = window.model_ui.panel.batch
+    size_before = batch.sizeHint()
+    with qtbot.waitSignal(model.batch_finished, timeout=30_000):
+        model.start_batch("all")
+    assert batch.progress.isVisible() and batch.sizeHint() == size_before
+    batch._set_detail("a much longer line of text than any the panel showed before " * 3)  # noqa: SLF001
+    assert batch.sizeHint() == size_before and batch.detail.toolTip().startswith("a much longer")
+
+    list_model = window.image_list.model
+    qtbot.wait(400)  # the job's last rows are redrawn
+    changed = []
+    list_model.dataChanged.connect(lambda first, last: changed.append((first.row(), last.row())))
+    for row in (3, 1, 4):
+        model.predictions_changed.emit(row)
+    assert changed == []  # not one repaint per image...
+    qtbot.waitUntil(lambda: changed == [(1, 4)], timeout=2_000)  # ...but one for all of them
+    model.predictions_changed.emit(window.state.current_row)
+    assert changed[-1] == (window.state.current_row,) * 2  # the image on screen: at once
