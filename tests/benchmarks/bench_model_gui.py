@@ -326,7 +326,8 @@ def main() -> int:
     rows = [
         (f"bare `detr-workbench detect` loop (median of {args.repeat})", f"{bare_rate:.2f} images/s"),
         (f"in-app pre-annotation, {todo} images (median of {args.repeat})",
-         f"{app_rate:.2f} images/s ({100 * (app_rate / bare_rate - 1):+.1f} % vs bare; pairs: {ratios})"),
+         f"{app_rate:.2f} images/s ({100 * (app_rate / bare_rate - 1):+.1f} % vs bare; pairs: {ratios}; "
+         f"median pair {100 * statistics.median(a / b - 1 for a, b in zip(app_rates, bare_rates)):+.1f} %)"),
         ("share of the job's wall time inside Detector.detect (each job)",
          ", ".join(f"{100 * share:.0f} %" for share in in_model)),
         ("GUI stall while pre-annotating", f"{stall_text(batch_gaps)} (this job: {probed_rate:.2f} images/s)"),
