@@ -29,11 +29,15 @@ def supported(device: torch.device) -> bool:
             and hasattr(torch.ops.mkldnn, "_convolution_pointwise_"))
 
 
+def _length(size: int, kernel: int, stride: int, padding: int, dilation: int = 1) -> int:
+    """Output length along one axis of a convolution or pooling window."""
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
 def _output_size(conv: nn.Conv2d, size: Sequence[int]) -> tuple[int, int, int, int]:
     n, _, h, w = size
-    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = conv.kernel_size, conv.stride, conv.padding, conv.dilation
-    return (n, conv.out_channels, (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1,
-            (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1)
+    return (n, conv.out_channels, *(_length(length, *params) for length, *params in zip(
+        (h, w), conv.kernel_size, conv.stride, conv.padding, conv.dilation)))
 
 
 class _Conv:
@@ -111,9 +115,8 @@ class FusedResNetBody(nn.Module):
         self.stem = _Conv(children["conv1"], input_size)
         pool = children["maxpool"]
         self.pool = (pool.kernel_size, pool.stride, pool.padding)
-        _, c, h, w = self.stem.output_size
-        size = (input_size[0], c, (h + 2 * pool.padding - pool.kernel_size) // pool.stride + 1,
-                (w + 2 * pool.padding - pool.kernel_size) // pool.stride + 1)
+        n, c, h, w = self.stem.output_size
+        size = (n, c, *(_length(length, *self.pool) for length in (h, w)))
         self.blocks = []
         for name, layer in list(children.items())[4:]:
             if not name.startswith("layer"):

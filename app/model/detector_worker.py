@@ -84,8 +84,9 @@ class DetectorWorker(QObject):
                                 category_ids=checkpoint.metadata.get("category_ids"))
             # This thread's intra-op pool: fewer threads leave a core to the GUI or other jobs.
             # Only set when it changes: setting it also builds a second (idle) thread pool.
-            if torch.get_num_threads() != (request.threads or DEFAULT_THREADS):
-                torch.set_num_threads(request.threads or DEFAULT_THREADS)
+            threads = request.threads or DEFAULT_THREADS
+            if torch.get_num_threads() != threads:
+                torch.set_num_threads(threads)
         except WorkbenchError as e:  # a bad file, an unknown device: the message says it all
             self.load_failed.emit(str(e))
             return

@@ -157,7 +157,6 @@ class Explainer:
                     print(f"      {1e3 * (e - s):6.1f} ms  {what}")
 
 
-
 def thread_cpu() -> dict[str, float]:
     """CPU seconds used so far by each thread of this process (Linux), by thread name and id."""
     ticks = os.sysconf("SC_CLK_TCK")
@@ -280,6 +279,7 @@ def main() -> int:
     bare_rates, app_rates, batch_gaps, in_model = [], [], [], []
     item_seconds: list[float] = []
     model.client.batch_progressed.connect(lambda item: item_seconds.append(item.seconds))
+
     def pre_annotate(probed: bool) -> float:
         """Forget the predictions (but the image on screen's), run the job over them; images/s."""
         for path in list(model.store.predictions):
@@ -294,13 +294,13 @@ def main() -> int:
         explainer and explainer.mark("batch start")
         assert model.start_batch("all")
         assert spin(lambda: not model.batch_running, done_signal=model.batch_finished)
-        explainer and explainer.mark("batch end")
+        elapsed = time.perf_counter() - started
         if explainer:
+            explainer.mark("batch end")
             used = {k: v - cpu_before.get(k, 0.0) for k, v in thread_cpu().items()}
-            print(f"job: {time.perf_counter() - started:.2f} s at {model.effective_resolution()}, detect median "
-                  f"{1e3 * statistics.median(item_seconds):.1f} ms; CPU by thread: " + ", ".join(
-                f"{k} {v:.2f} s" for k, v in sorted(used.items(), key=lambda kv: -kv[1]) if v > 0.01) + f" (threads: {sorted(used)})")
-        rate = todo / (time.perf_counter() - started)
+            print(f"job: {elapsed:.2f} s, detect median {1e3 * statistics.median(item_seconds):.1f} ms; CPU by thread: "
+                  + ", ".join(f"{k} {v:.2f} s" for k, v in sorted(used.items(), key=lambda kv: -kv[1]) if v > 0.01))
+        rate = todo / elapsed
         in_model.append(sum(item_seconds) * rate / todo)  # share of the wall time in detect()
         if probed:
             batch_gaps.extend(probe.stop())
