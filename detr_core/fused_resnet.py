@@ -12,14 +12,21 @@ the modules it replaces before using it.
 """
 from __future__ import annotations
 
+import threading
 from typing import Sequence
 
 import torch
 from torch import Tensor, nn
 
+from . import winograd
+from .workspace import Workspace
+
 # The input size the weights are laid out for: the reference evaluation size. Other sizes run
 # correctly (oneDNN reorders if the layout it picks differs).
 PACKING_HINT = (1, 3, 800, 1066)
+# Winograd pays off from this many channels on (stage 2 of a ResNet on); below, its transforms of a
+# large feature map cost more than the multiplications it saves.
+WINOGRAD_MIN_CHANNELS = 128
 
 
 def supported(device: torch.device) -> bool:
@@ -40,6 +47,12 @@ def _output_size(conv: nn.Conv2d, size: Sequence[int]) -> tuple[int, int, int, i
         (h, w), conv.kernel_size, conv.stride, conv.padding, conv.dilation)))
 
 
+def _same_geometry(conv: nn.Conv2d) -> nn.Conv2d:
+    """A weightless stand-in with `conv`'s geometry, for computing output sizes."""
+    return nn.Conv2d(1, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, conv.dilation,
+                     bias=False, device="meta")
+
+
 class _Conv:
     """One folded convolution (weight + bias) with its weight pre-packed for oneDNN."""
 
@@ -50,11 +63,21 @@ class _Conv:
         self.weight = torch._C._nn.mkldnn_reorder_conv2d_weight(
             conv.weight.detach().to_mkldnn(), *self.args, list(input_size))
         self.bias = conv.bias.detach()
+        self.geometry = _same_geometry(conv)
         self.output_size = _output_size(conv, input_size)
 
-    def __call__(self, x: Tensor, relu: bool = True) -> Tensor:
-        return torch.ops.mkldnn._convolution_pointwise(x, self.weight, self.bias, *self.args,
-                                                       "relu" if relu else "none", [], "")
+    def size_for(self, input_size: Sequence[int]) -> tuple[int, int, int, int]:
+        return _output_size(self.geometry, input_size)
+
+    def __call__(self, x: Tensor, relu: bool = True, out: Tensor | None = None) -> Tensor:
+        """The convolution (and ReLU), into `out`'s memory if given (a channels-last tensor of the
+        output's size) or a new tensor."""
+        if out is None:
+            return torch.ops.mkldnn._convolution_pointwise(x, self.weight, self.bias, *self.args,
+                                                           "relu" if relu else "none", [], "")
+        torch.ops.mkldnn._convolution_pointwise_.binary(out.zero_(), x, self.weight, self.bias, *self.args,
+                                                        "add", 1.0, "relu" if relu else None, [], "")
+        return out
 
     def add_into(self, x: Tensor, shortcut: Tensor) -> Tensor:
         """relu(conv(x) + shortcut), written into `shortcut`'s memory."""
@@ -71,9 +94,12 @@ class _Block:
         _check_folded(block, [n.replace("conv", "bn") for n in names])
         self.convs = []
         size = input_size
-        for name in names:
-            conv = _Conv(getattr(block, name), size)
-            self.convs.append(conv)
+        for i, name in enumerate(names):
+            module = getattr(block, name)
+            fast = (winograd.applies(module) and module.in_channels >= WINOGRAD_MIN_CHANNELS
+                    and i < len(names) - 1)  # the last one adds into the shortcut: oneDNN does that in place
+            conv = _Conv(module, size)
+            self.convs.append(winograd.WinogradConv3x3(module) if fast else conv)
             size = conv.output_size
         self.output_size = size
         down = block.downsample
@@ -85,11 +111,22 @@ class _Block:
         else:
             self.downsample = None
 
-    def __call__(self, x: Tensor) -> Tensor:
-        shortcut = x if self.downsample is None else self.downsample(x, relu=False)
+    def __call__(self, x: Tensor, workspace: Workspace, pooled: bool, parity: int) -> Tensor:
+        """The block on `x`. Winograd convolutions take their scratch space from `workspace`; with
+        `pooled`, so do the others' outputs (the shortcut under the key `("shortcut", parity)`, so
+        that consecutive stages alternate between two)."""
+        def out(key, conv: _Conv, size) -> Tensor | None:
+            return workspace.channels_last(key, conv.size_for(size)) if pooled else None
+
+        shortcut = x
+        if self.downsample is not None:
+            shortcut = self.downsample(x, relu=False, out=out(("shortcut", parity), self.downsample, x.shape))
         y = x
-        for conv in self.convs[:-1]:
-            y = conv(y)
+        for i, conv in enumerate(self.convs[:-1]):
+            if isinstance(conv, winograd.WinogradConv3x3):
+                y = conv(y, workspace)
+            else:
+                y = conv(y, out=out(("block", i), conv, y.shape))
         return self.convs[-1].add_into(y, shortcut)
 
 
@@ -117,17 +154,31 @@ class FusedResNetBody(nn.Module):
         self.pool = (pool.kernel_size, pool.stride, pool.padding)
         n, c, h, w = self.stem.output_size
         size = (n, c, *(_length(length, *self.pool) for length in (h, w)))
-        self.blocks = []
+        self.stages: list[list[_Block]] = []
         for name, layer in list(children.items())[4:]:
             if not name.startswith("layer"):
                 raise ValueError(f"unexpected module {name} in a ResNet body")
+            self.stages.append([])
             for block in layer:
-                self.blocks.append(_Block(block, size))
-                size = self.blocks[-1].output_size
+                self.stages[-1].append(_Block(block, size))
+                size = self.stages[-1][-1].output_size
+        self._local = threading.local()  # each thread its own workspace
+
+    @property
+    def workspace(self) -> Workspace:
+        """This thread's scratch tensors: Winograd's, the stem's output and the first stage's
+        tensors (the largest, 14-55 MB each at 800x1066), kept between calls."""
+        if not hasattr(self._local, "workspace"):
+            self._local.workspace = Workspace()
+        return self._local.workspace
 
     def forward(self, images: Tensor) -> dict[str, Tensor]:
+        workspace = self.workspace
         x = images.contiguous(memory_format=torch.channels_last)
-        x = nn.functional.max_pool2d(self.stem(x), *self.pool)
-        for block in self.blocks:
-            x = block(x)
+        x = self.stem(x, out=workspace.channels_last("stem", self.stem.size_for(x.shape)))
+        x = nn.functional.max_pool2d(x, *self.pool)
+        for i, stage in enumerate(self.stages):
+            pooled = i < len(self.stages) - 1  # never the output's own memory
+            for block in stage:
+                x = block(x, workspace, pooled, parity=i % 2)
         return {self.output_name: x}

@@ -39,6 +39,8 @@ def _peer_model(attn: str):
             buf.copy_(torch.rand(buf.shape, generator=gen) * 1.5 + 0.5)
         elif name.endswith("running_mean"):
             buf.copy_(torch.randn(buf.shape, generator=gen) * 0.1)
+        elif name.endswith("weight"):  # timm zero-initialises each block's last scale: the residual
+            buf.copy_(torch.rand(buf.shape, generator=gen) * 0.5 + 0.25)  # branches would add nothing
     return model
 
 

@@ -60,3 +60,16 @@ def test_detector_uses_it_for_fp32_on_cpu_only():
     assert isinstance(fp32.model.backbone[0].body, FusedResNetBody)
     assert not isinstance(bf16.model.backbone[0].body, FusedResNetBody)
     assert not isinstance(model.backbone[0].body, FusedResNetBody)  # the original is untouched
+
+
+def test_an_output_survives_the_next_call():
+    """The body keeps its large intermediate tensors between calls; what it returns is not one of them."""
+    fused = FusedResNetBody(_body("resnet50"), input_size=(1, 3, 160, 224))
+    gen = torch.Generator().manual_seed(3)
+    with torch.inference_mode():
+        first = fused(torch.randn(1, 3, 160, 224, generator=gen))["0"]
+        kept = first.clone()
+        fused(torch.randn(1, 3, 200, 150, generator=gen))
+        fused(torch.randn(1, 3, 160, 224, generator=gen))
+    assert torch.equal(first, kept)
+    assert fused.workspace.nbytes > 0
