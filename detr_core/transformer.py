@@ -73,6 +73,10 @@ class TransformerEncoder(nn.Module):
 
 
 class TransformerDecoder(nn.Module):
+    # With True, the decoder runs in fp32 under autocast (inference in reduced precision: it is ~2 %
+    # of the arithmetic, and where the scores are made).
+    full_precision = False
+
     def __init__(self, layer: TransformerDecoderLayer, num_layers: int, d_model: int):
         super().__init__()
         self.layers = nn.ModuleList(copy.deepcopy(layer) for _ in range(num_layers))
@@ -82,6 +86,11 @@ class TransformerDecoder(nn.Module):
                 pos: Tensor, query_pos: Tensor, return_intermediate: bool) -> Tensor:
         """-> [L, B, Q, C], every layer's output through the shared final norm
         (L = num_layers with return_intermediate, else 1: the last layer only)."""
+        device = memory.device.type
+        if self.full_precision and torch.is_autocast_enabled(device):
+            with torch.autocast(device, enabled=False):
+                return self.forward(tgt.float(), memory.float(), memory_key_padding_mask, pos.float(),
+                                    query_pos.float(), return_intermediate)
         intermediate = []
         for layer in self.layers:
             tgt = layer(tgt, memory, memory_key_padding_mask, pos, query_pos)

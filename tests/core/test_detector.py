@@ -134,3 +134,20 @@ def test_devices_and_precision(tiny):
     bf16 = Detector(model, cfg, list("abcd"), device="cpu", precision="reduced")(_image(320, 240))
     assert bf16.logits.dtype == np.float32
     np.testing.assert_allclose(bf16.boxes_cxcywh, fp32.boxes_cxcywh, atol=0.05)
+
+
+def test_reduced_precision_keeps_the_decoder_in_fp32(tiny):
+    cfg, model, _ = tiny
+    det = Detector(model, cfg, list("abcd"), device="cpu", precision="bf16")
+    dtypes = {}
+    hooks = [m.register_forward_hook(lambda mod, args, out, name=name: dtypes.__setitem__(name, out.dtype))
+             for name, m in [("backbone", det.model.backbone[0]), ("encoder", det.model.transformer.encoder),
+                             ("decoder", det.model.transformer.decoder)]]
+    try:
+        det(_image(320, 240))
+    finally:
+        for h in hooks:
+            h.remove()
+    assert dtypes["backbone"] == dtypes["encoder"] == torch.bfloat16
+    assert dtypes["decoder"] == torch.float32
+    assert model.transformer.decoder.full_precision is False  # the caller's model is untouched
