@@ -73,3 +73,4 @@ def test_an_output_survives_the_next_call():
         fused(torch.randn(1, 3, 160, 224, generator=gen))
     assert torch.equal(first, kept)
     assert fused.workspace.nbytes > 0
+
