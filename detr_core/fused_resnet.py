@@ -169,8 +169,8 @@ class FusedResNetBody(nn.Module):
 
     @property
     def workspace(self) -> Workspace:
-        """This thread's scratch tensors: Winograd's, the stem's output and the first stage's
-        tensors (the largest, 14-55 MB each at 800x1066), kept between calls."""
+        """This thread's scratch tensors: Winograd's, the stem's output and the tensors of every
+        stage but the last (the largest, 7-55 MB each at 800x1066), kept between calls."""
         if not hasattr(self._local, "workspace"):
             self._local.workspace = Workspace()
         return self._local.workspace
