@@ -27,9 +27,6 @@ from .workspace import Workspace
 # The input size the weights are laid out for: the reference evaluation size. Other sizes run
 # correctly (oneDNN reorders if the layout it picks differs).
 PACKING_HINT = (1, 3, 800, 1066)
-# Winograd pays off from this many channels on (stage 2 of a ResNet on); below, its transforms of a
-# large feature map cost more than the multiplications it saves.
-WINOGRAD_MIN_CHANNELS = 128
 
 
 def supported(device: torch.device) -> bool:
@@ -96,14 +93,15 @@ class _Block:
         names = [n for n in ("conv1", "conv2", "conv3") if hasattr(block, n)]
         _check_folded(block, [n.replace("conv", "bn") for n in names])
         self.convs = []
+        self.winograd: dict[int, winograd.WinogradConv3x3] = {}  # by index into convs: where it may pay
         size = input_size
         for i, name in enumerate(names):
             module = getattr(block, name)
-            fast = (winograd.applies(module) and module.in_channels >= WINOGRAD_MIN_CHANNELS
-                    and i < len(names) - 1)  # the last one adds into the shortcut: oneDNN does that in place
-            conv = _Conv(module, size)
-            self.convs.append(winograd.WinogradConv3x3(module) if fast else conv)
-            size = conv.output_size
+            self.convs.append(_Conv(module, size))
+            # The last one adds into the shortcut, which oneDNN does in place: it stays direct.
+            if winograd.applies(module) and module.in_channels >= winograd.MIN_CHANNELS and i < len(names) - 1:
+                self.winograd[i] = winograd.WinogradConv3x3(module)
+            size = self.convs[-1].output_size
         self.output_size = size
         down = block.downsample
         if down is not None:
@@ -126,8 +124,8 @@ class _Block:
             shortcut = self.downsample(x, relu=False, out=out(("shortcut", parity), self.downsample, x.shape))
         y = x
         for i, conv in enumerate(self.convs[:-1]):
-            if isinstance(conv, winograd.WinogradConv3x3):
-                y = conv(y, workspace)
+            if i in self.winograd and winograd.pays_off(y.shape):
+                y = self.winograd[i](y, workspace)
             else:
                 y = conv(y, out=out(("block", i), conv, y.shape))
         return self.convs[-1].add_into(y, shortcut)

@@ -3,7 +3,8 @@ holding the same DETR-R50 weights, in the same process, on this machine.
 
     .venv/bin/python -m tests.benchmarks.bench_inference [--runs 7] [--threads N]
 
-Prints a markdown table: median latency at 800x1066 (batch 1), ratios to the peer, the largest
+Prints a markdown table: median latency at 800x1066 (batch 1), ratios to the peer (of the medians
+of sequential blocks of runs, and the median over back-to-back pairs of runs), the largest
 output difference, and whether reduced precision keeps the demo model's detections on the
 bundled samples. Run it on a quiet machine; nothing else should be using the CPU.
 """
@@ -52,6 +53,25 @@ def _median(fn, runs: int) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def _time(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def _median_pair_ratio(ours, peer, runs: int) -> float:
+    """Median over `runs` back-to-back pairs of ours' time / the peer's (which goes first alternates):
+    less sensitive than a ratio of medians to this VM's speed drifting over seconds."""
+    ratios = []
+    for i in range(runs):
+        if i % 2:
+            mine, theirs = _time(ours), _time(peer)
+        else:
+            theirs, mine = _time(peer), _time(ours)
+        ratios.append(mine / theirs)
+    return statistics.median(ratios)
 
 
 def _iou(a, b) -> float:
@@ -137,15 +157,18 @@ def main() -> None:
         ("ours: Detector.detect(PIL image), attention=True", _median(lambda: ours(image, attention=True), args.runs)),
         ("ours: Detector.detect(PIL image), plain, bf16 autocast", _median(lambda: ours_bf16(image), args.runs)),
     ]
+    pairs = {2: _median_pair_ratio(lambda: ours(image), peer_plain, args.runs),
+             3: _median_pair_ratio(lambda: ours(image, attention=True), peer_attention, args.runs)}
     peer_plain_s, peer_att_s = rows[0][1], rows[1][1]
     print(f"\nDETR-R50, 800x1066, batch 1, {torch.get_num_threads()} threads, torch {torch.__version__}, "
           f"{args.runs} runs (median)\n")
-    print("| path | median latency | ratio to peer |")
-    print("|---|---:|---:|")
+    print("| path | median latency | ratio to peer | median pair ratio |")
+    print("|---|---:|---:|---:|")
     for i, (name, seconds) in enumerate(rows):
         peer_s = peer_att_s if "attention" in name else peer_plain_s
         ratio = "1.00 (peer)" if i < 2 else f"{seconds / peer_s:.2f}"
-        print(f"| {name} | {seconds:.3f} s | {ratio} |")
+        pair = f"{pairs[i]:.2f}" if i in pairs else ""
+        print(f"| {name} | {seconds:.3f} s | {ratio} | {pair} |")
     print(f"\nlargest difference to the peer (fp32): logits {logit_diff:.2e}, boxes {box_diff:.2e}, "
           f"last-layer cross-attention map {attn_diff:.2e}")
     print(f"reduced precision on the bundled samples (demo model): {reduced_precision_agreement()}")

@@ -37,7 +37,7 @@ def _body(backbone: str, dilation: bool = False, stages: int = 4, fold: bool = T
 def test_fused_body_equals_the_folded_body(backbone, dilation, stages):
     body = _body(backbone, dilation, stages)
     fused = FusedResNetBody(body, input_size=(1, 3, 160, 224))
-    for shape in [(1, 3, 160, 224), (1, 3, 121, 97), (2, 3, 64, 80)]:
+    for shape in [(1, 3, 160, 224), (1, 3, 121, 97), (2, 3, 64, 80), (1, 3, 330, 250)]:  # the last: Winograd's size
         x = torch.randn(shape, generator=torch.Generator().manual_seed(2))
         with torch.inference_mode():
             expected = body(x.contiguous(memory_format=torch.channels_last))["0"]

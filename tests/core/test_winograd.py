@@ -88,7 +88,14 @@ def test_applies_only_to_plain_3x3_same_convolutions(kwargs):
     assert winograd.applies(nn.Conv2d(8, 8, 3, padding=1))
 
 
-def test_threads_running_one_fused_body_each_get_the_right_answer():
+def test_pays_off_only_on_wide_and_large_enough_maps():
+    assert winograd.pays_off((1, 256, 50, 67))
+    assert not winograd.pays_off((1, 64, 200, 267))  # too few channels
+    assert not winograd.pays_off((1, 512, 13, 17))  # too few tiles
+    assert winograd.pays_off((4, 512, 13, 17))  # a batch has tiles enough
+
+
+def test_threads_running_one_fused_body_each_get_the_right_answer(monkeypatch):
     from detr_core.config import ModelConfig
     from detr_core.detr import build
     from detr_core.fuse import fold_frozen_batchnorm
@@ -100,10 +107,12 @@ def test_threads_running_one_fused_body_each_get_the_right_answer():
     body = build(ModelConfig(backbone="resnet18")).eval().backbone[0].body.requires_grad_(False)
     fold_frozen_batchnorm(body)
     body = body.to(memory_format=torch.channels_last)
-    fused = FusedResNetBody(body, input_size=(1, 3, 96, 128))
-    assert any(isinstance(c, WinogradConv3x3) for stage in fused.stages for block in stage for c in block.convs)
+    fused = FusedResNetBody(body, input_size=(1, 3, 256, 320))
+    calls = []
+    real_call = WinogradConv3x3.__call__
+    monkeypatch.setattr(WinogradConv3x3, "__call__", lambda self, *a, **k: calls.append(1) or real_call(self, *a, **k))
     gen = torch.Generator().manual_seed(1)
-    images = [torch.randn(1, 3, 96 + 16 * i, 128 - 8 * i, generator=gen) for i in range(4)]
+    images = [torch.randn(1, 3, 256 + 16 * i, 320 - 24 * i, generator=gen) for i in range(4)]
     with torch.inference_mode():
         expected = [body(x.contiguous(memory_format=torch.channels_last))["0"] for x in images]
     results: dict[int, list[torch.Tensor]] = {}
@@ -117,6 +126,7 @@ def test_threads_running_one_fused_body_each_get_the_right_answer():
         t.start()
     for t in threads:
         t.join()
+    assert calls  # stage 2 (128 channels, 32x40) went through Winograd
     for i, outputs in results.items():
         order = (expected[i:] + expected[:i])
         for got, want in zip(outputs, [e for e in order for _ in range(2)]):
