@@ -3,8 +3,8 @@
 Each convolution runs with its ReLU in one kernel; each block's last convolution adds itself into
 the shortcut's memory (then one in-place ReLU) instead of allocating a new output; weights are
 reordered once into oneDNN's blocked layout instead of at every call. The 3x3 convolutions inside
-the blocks of stages 2-4 run as Winograd F(4x4, 3x3) (`winograd.py`): fewer multiplications, the
-same accuracy. The large tensors (the stem's output, every stage's but the last, Winograd's scratch)
+the blocks run as Winograd F(4x4, 3x3) (`winograd.py`: fewer multiplications, the same accuracy)
+where that pays: stages 2-4 of a ResNet at the reference size, not the small maps of small inputs. The large tensors (the stem's output, every stage's but the last, Winograd's scratch)
 live in a per-thread `Workspace` kept between calls: at 800x1066 a ResNet-50 stage-1 output is 55 MB,
 and a fresh tensor that size is a fresh mapping whose pages fault in on first touch. The price:
 that memory (~200 MB at 800x1066) stays allocated while the thread and the body live.
@@ -41,18 +41,6 @@ def _length(size: int, kernel: int, stride: int, padding: int, dilation: int = 1
     return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
 
-def _output_size(conv: nn.Conv2d, size: Sequence[int]) -> tuple[int, int, int, int]:
-    n, _, h, w = size
-    return (n, conv.out_channels, *(_length(length, *params) for length, *params in zip(
-        (h, w), conv.kernel_size, conv.stride, conv.padding, conv.dilation)))
-
-
-def _same_geometry(conv: nn.Conv2d) -> nn.Conv2d:
-    """A weightless stand-in with `conv`'s geometry, for computing output sizes."""
-    return nn.Conv2d(1, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, conv.dilation,
-                     bias=False, device="meta")
-
-
 class _Conv:
     """One folded convolution (weight + bias) with its weight pre-packed for oneDNN."""
 
@@ -63,11 +51,14 @@ class _Conv:
         self.weight = torch._C._nn.mkldnn_reorder_conv2d_weight(
             conv.weight.detach().to_mkldnn(), *self.args, list(input_size))
         self.bias = conv.bias.detach()
-        self.geometry = _same_geometry(conv)
-        self.output_size = _output_size(conv, input_size)
+        self.out_channels = conv.out_channels
+        self.geometry = tuple(zip(conv.kernel_size, conv.stride, conv.padding, conv.dilation))  # per axis
+        self.output_size = self.size_for(input_size)
 
     def size_for(self, input_size: Sequence[int]) -> tuple[int, int, int, int]:
-        return _output_size(self.geometry, input_size)
+        """The output's [N, C, H, W] for an input of `input_size`."""
+        n, _, h, w = input_size
+        return (n, self.out_channels, *(_length(length, *axis) for length, axis in zip((h, w), self.geometry)))
 
     def __call__(self, x: Tensor, relu: bool = True, out: Tensor | None = None) -> Tensor:
         """The convolution (and ReLU), into `out`'s memory if given (a channels-last tensor of the

@@ -47,12 +47,7 @@ def _peer_model(attn: str):
 
 def _median(fn, runs: int) -> float:
     fn()  # warm-up
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return statistics.median(_time(fn) for _ in range(runs))
 
 
 def _time(fn) -> float:
