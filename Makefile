@@ -36,8 +36,8 @@ clean-venv:
 # epoch 5 (step 3750): the two commands below replay exactly that (resuming is exact).
 DEMO_BUILD ?= build/demo
 demo-model: $(STAMP)
-	$(PY) -m detr_core.synthetic $(DEMO_BUILD)/train --images 3000 --seed 1 --name train
-	$(PY) -m detr_core.synthetic $(DEMO_BUILD)/val --images 200 --seed 2 --name val
+	$(PY) -m detr_core.data.synthetic $(DEMO_BUILD)/train --images 3000 --seed 1 --name train
+	$(PY) -m detr_core.data.synthetic $(DEMO_BUILD)/val --images 200 --seed 2 --name val
 	$(PY) -m detr_core train --train-json $(DEMO_BUILD)/train/annotations.json \
 		--val-json $(DEMO_BUILD)/val/annotations.json --config demo --resolution 192 \
 		--epochs 12 --batch-size 4 --lr 2e-4 --schedule cosine --warmup-steps 500 --workers 1 \
@@ -46,4 +46,4 @@ demo-model: $(STAMP)
 	mkdir -p resources/models
 	cp $(DEMO_BUILD)/run/model.pth resources/models/demo.pth
 	rm -rf resources/samples
-	$(PY) -m detr_core.synthetic resources/samples --images 24 --seed 3 --name sample
+	$(PY) -m detr_core.data.synthetic resources/samples --images 24 --seed 3 --name sample

@@ -7,9 +7,9 @@
         print(d.name, d.score, d.box_xyxy)
 """
 from .checkpoints import LoadedCheckpoint, load_checkpoint, save_checkpoint
-from .config import ModelConfig, preset
-from .detections import Detection, Detections
-from .detector import Detector
+from .model.config import ModelConfig, preset
+from .infer.detections import Detection, Detections
+from .infer.detector import Detector
 from .errors import CheckpointError, DatasetError, DeviceError, ImageError, WorkbenchError
 
 __all__ = [

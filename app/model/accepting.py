@@ -11,7 +11,7 @@ Model classes become dataset classes by name (class_mapping.py); when names diff
 from __future__ import annotations
 
 from detr_core.coco.validate import bbox_problem
-from detr_core.detections import Detection
+from detr_core.infer.detections import Detection
 
 from .class_mapping import (IGNORE, NEW, ClassChoice, choices_from_json, choices_to_json, find_category,
                             resolve, settings_key)

@@ -57,7 +57,7 @@ class DetectorWorker(QObject):
         super().__init__()
         self._is_wanted = is_wanted
         self._is_cancelled = is_cancelled
-        self._detector = None  # detr_core.detector.Detector
+        self._detector = None  # detr_core.infer.detector.Detector
         self._checkpoint = None  # the LoadedCheckpoint it was built from (kept for device moves)
         self._info: ModelInfo | None = None
         self._batch: BatchRequest | None = None
@@ -71,7 +71,7 @@ class DetectorWorker(QObject):
     @Slot(object)
     def load(self, request: LoadRequest) -> None:
         from detr_core.checkpoints import load_checkpoint
-        from detr_core.detector import Detector
+        from detr_core.infer.detector import Detector
 
         started = time.perf_counter()
         try:

@@ -13,8 +13,8 @@ from functools import lru_cache
 import numpy as np
 from PySide6.QtGui import QImage, QTransform, qRgb
 
-from detr_core.attention_maps import AttentionMaps
-from detr_core.heatmap import colormap as inferno
+from detr_core.infer.attention_maps import AttentionMaps
+from detr_core.infer.heatmap import colormap as inferno
 
 DISPLAY_MAX_SIDE = 768  # the map has ~1/32 of the input's resolution; more pixels add nothing
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from detr_core.detections import Detections
+from detr_core.infer.detections import Detections
 
 Resolution = tuple[int, int]  # (shortest side, longest side at most) of the model input
 

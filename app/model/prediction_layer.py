@@ -11,7 +11,7 @@ from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsSceneMouseEvent
 
-from detr_core.detections import Detection
+from detr_core.infer.detections import Detection
 
 UNMAPPED_COLOR = QColor("#f5f5f5")  # a model class without a dataset class yet
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from detr_core.detections import Detections
+from detr_core.infer.detections import Detections
 
 from .payloads import Resolution
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from detr_core.detections import Detection, Detections
+from detr_core.infer.detections import Detection, Detections
 
 from .prediction_store import KEEP_FLOOR, REJECTED
 

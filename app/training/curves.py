@@ -1,7 +1,7 @@
 """The curves of one run, accumulated from its events (no Qt): what the plots draw.
 
     curves = RunCurves()
-    curves.add(event)              # any detr_core.events.Event, live or read from metrics.jsonl
+    curves.add(event)              # any detr_core.train.events.Event, live or read from metrics.jsonl
     x, y = curves.arrays("loss")   # NumPy arrays; non-finite losses are NaN (a gap in the line)
     x, y = curves.smoothed("loss") # exponential moving average, debiased (TensorBoard's)
 
@@ -19,7 +19,7 @@ from collections import deque
 
 import numpy as np
 
-from detr_core.events import EpochDone, EvalDone, Event, RunStarted, StepDone
+from detr_core.train.events import EpochDone, EvalDone, Event, RunStarted, StepDone
 
 STEP_SERIES = ("loss", "loss_ce", "loss_bbox", "loss_giou", "lr", "lr_backbone")
 LOSS_TERMS = ("loss_ce", "loss_bbox", "loss_giou")  # class, L1 box, GIoU

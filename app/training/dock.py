@@ -8,7 +8,7 @@ from PySide6.QtGui import QAction, QFont
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar, QTabWidget, QToolBar, QVBoxLayout,
                                QWidget)
 
-from detr_core.events import EpochDone, EvalDone, RunStarted, RunWarning, StepDone
+from detr_core.train.events import EpochDone, EvalDone, RunStarted, RunWarning, StepDone
 
 from .history import RunHistoryWidget
 from .job import LOG_LINES, JobOutcome

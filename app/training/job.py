@@ -23,7 +23,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Signal, Slot
 
 from detr_core.cli.train import EXIT_STOPPED
-from detr_core.events import RunEnded, RunFailed
+from detr_core.train.events import RunEnded, RunFailed
 
 from .command import shell_line
 from .jsonl import JsonLinesParser
@@ -62,7 +62,7 @@ def child_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 class TrainingJob(QObject):
     started = Signal()
-    event_received = Signal(object)  # a detr_core.events.Event
+    event_received = Signal(object)  # a detr_core.train.events.Event
     log_received = Signal(list)  # new log lines (stderr, and stdout lines that are not events)
     finished = Signal(object)  # JobOutcome
 

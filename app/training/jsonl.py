@@ -3,10 +3,10 @@
 A pipe delivers bytes in arbitrary pieces: a line may arrive in several chunks, a multi-byte
 character may be cut in two, and a process that crashes mid-write leaves half a line. The parser
 keeps the unfinished tail, decodes only complete lines, and turns each into a typed event of
-detr_core.events (the contract, schema 1) or, when it is not an event, into a text line for the log.
+detr_core.train.events (the contract, schema 1) or, when it is not an event, into a text line for the log.
 
     parser = JsonLinesParser()
-    for item in parser.feed(chunk):          # -> detr_core.events.Event | str
+    for item in parser.feed(chunk):          # -> detr_core.train.events.Event | str
         ...
     for item in parser.finish():             # at end of stream: the last line without "\\n"
         ...
@@ -17,7 +17,7 @@ import dataclasses
 import json
 from dataclasses import dataclass
 
-from detr_core.events import EVENT_TYPES, SCHEMA, Event
+from detr_core.train.events import EVENT_TYPES, SCHEMA, Event
 
 MAX_LINE_BYTES = 16 * 1024 * 1024  # a longer "line" is not an event: dropped, reported as text
 

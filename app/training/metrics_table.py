@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout,
                                QWidget)
 
-from detr_core.coco_eval import METRICS
+from detr_core.coco.metrics import METRICS
 
 from .runs import RunRecord
 

@@ -11,8 +11,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from detr_core.events import CheckpointSaved, EpochDone, EvalDone, RunEnded, RunFailed, RunStarted, StepDone
-from detr_core.run_files import BEST, CHECKPOINT, METRICS, MODEL
+from detr_core.train.events import CheckpointSaved, EpochDone, EvalDone, RunEnded, RunFailed, RunStarted, StepDone
+from detr_core.train.run_files import BEST, CHECKPOINT, METRICS, MODEL
 
 from .curves import RunCurves
 from .jsonl import JsonLinesParser

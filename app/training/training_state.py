@@ -38,7 +38,7 @@ def run_folder_problem(run_dir: Path) -> str | None:
 class TrainingState(QObject):
     status_changed = Signal(str)  # "idle" | "preparing" (writing the snapshot) | "running" | "stopping"
     job_started = Signal(str)  # run folder
-    event_received = Signal(object)  # a detr_core.events.Event of the running job
+    event_received = Signal(object)  # a detr_core.train.events.Event of the running job
     log_appended = Signal(list)  # new lines of the job's log
     job_finished = Signal(object)  # JobOutcome
     start_failed = Signal(str)  # one line: nothing was started

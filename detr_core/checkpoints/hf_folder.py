@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..config import BACKBONES
+from ..model.config import BACKBONES
 from ..errors import CheckpointError
 from . import hf_keys
 from .layout import Parsed, infer_config_fields, make_config
@@ -123,7 +123,7 @@ def _refuse_unsupported(config: dict, path: Path) -> None:
 def _class_names(config: dict, num_classes: int, path: Path) -> list[str]:
     id2label = config.get("id2label")
     if id2label is None:
-        from ..coco_names import default_class_names
+        from ..coco.names import default_class_names
 
         return default_class_names(num_classes)
     try:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch.hub
 
-from ..config import ModelConfig, preset
+from ..model.config import ModelConfig, preset
 from ..errors import CheckpointError
 
 _BASE_URL = "https://dl.fbaipublicfiles.com/detr/"

@@ -129,7 +129,7 @@ def infer_config_fields(state_dict: dict[str, Tensor], path: Path | str) -> dict
 
 def make_config(fields: dict[str, Any], path: Path | str):
     """ModelConfig(**fields), its ValueError turned into a CheckpointError naming the file."""
-    from ..config import ModelConfig
+    from ..model.config import ModelConfig
 
     try:
         return ModelConfig(**fields)

@@ -19,8 +19,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..config import ModelConfig
-from ..detr import DETR, build
+from ..model.config import ModelConfig
+from ..model.detr import DETR, build
 from ..errors import CheckpointError
 from . import hub
 from .hf_folder import is_hf_folder, parse_hf_folder
@@ -109,7 +109,7 @@ def _arch(config: ModelConfig) -> str:
 
 
 def _classes(class_names: list[str]) -> str:
-    from ..coco_names import COCO_CLASS_NAMES
+    from ..coco.names import COCO_CLASS_NAMES
 
     if tuple(class_names) == COCO_CLASS_NAMES:
         return f"{len(class_names)} COCO classes"

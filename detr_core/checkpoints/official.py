@@ -17,7 +17,7 @@ from typing import Any
 
 from torch import Tensor
 
-from ..coco_names import default_class_names
+from ..coco.names import default_class_names
 from ..errors import CheckpointError
 from .layout import (Parsed, infer_config_fields, is_official, key_sample, make_config, refuse_unsupported,
                      unknown_layout)

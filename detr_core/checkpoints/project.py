@@ -22,8 +22,8 @@ import torch
 from torch import Tensor, nn
 
 from ..atomic import atomic_write
-from ..config import ModelConfig
-from ..detr import build
+from ..model.config import ModelConfig
+from ..model.detr import build
 from ..errors import CheckpointError
 from .layout import Parsed, check_state_dict
 from .official import is_state_dict

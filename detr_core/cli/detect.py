@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..atomic import atomic_write_json
-    from ..detector import Detector
+    from ..infer.detector import Detector
     from ..images import load_image
 
     images, errors = _collect(args.inputs)
@@ -117,7 +117,7 @@ def _write_attention(folder: Path, name: str, image, det, threshold: float) -> N
     geometry that maps them to pixels; `<name>.png` with the detections' maps over the image."""
     from PIL import Image
 
-    from ..heatmap import overlay
+    from ..infer.heatmap import overlay
 
     maps = det.attention
     stem = name.replace("/", "__").rsplit(".", 1)[0]

@@ -36,7 +36,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..atomic import atomic_write_json
-    from ..coco_eval import coco_metrics, format_table, read_results
+    from ..coco.metrics import coco_metrics, format_table, read_results
     from ..errors import WorkbenchError
 
     if bool(args.checkpoint) == bool(args.pred):
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     if args.checkpoint:
         if args.json is None:
             raise WorkbenchError("--checkpoint needs --json, the ground-truth COCO file")
-        from ..evaluate import evaluate_checkpoint
+        from ..train.evaluate import evaluate_checkpoint
 
         result, how = evaluate_checkpoint(args.checkpoint, args.json, args.images, device=args.device,
                                           batch_size=args.batch_size, num_workers=args.workers,

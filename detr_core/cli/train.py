@@ -112,7 +112,7 @@ class _StopFlag:
 
 
 def _train_config(args, saved: dict | None, from_scratch: bool):
-    from ..train_config import TrainConfig
+    from ..train.config import TrainConfig
 
     if saved is not None:  # resuming: the run's own config, with a new length if asked for
         cfg = TrainConfig.from_dict(saved)
@@ -147,11 +147,11 @@ def _fill_from_run(args) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from .. import distributed
+    from ..train import distributed
     from ..devices import resolve_device
     from ..errors import WorkbenchError
-    from ..events import RunFailed
-    from ..progress import EventSinks, JsonLines, TerminalProgress
+    from ..train.events import RunFailed
+    from ..train.sinks import EventSinks, JsonLines, TerminalProgress
 
     device = resolve_device(args.device)
     info = distributed.init_from_env(device)
@@ -159,7 +159,7 @@ def run_command(args: argparse.Namespace) -> int:
     sinks = EventSinks()
     stop = _StopFlag(args.stop_after)
     try:
-        from ..train_setup import prepare_run_dir
+        from ..train.setup import prepare_run_dir
 
         if args.resume:
             prepare_run_dir(args.out, resume=True, overwrite=False, main=info.is_main)
@@ -202,9 +202,10 @@ def _save_args(args) -> None:
 
 
 def _train(args, device, sinks, stop: _StopFlag) -> int:
-    from .. import distributed, train_setup
-    from ..config import ModelConfig, preset
-    from ..engine import train
+    from ..train import distributed
+    from ..train import setup as train_setup
+    from ..model.config import ModelConfig, preset
+    from ..train.engine import train
     from ..errors import WorkbenchError
 
     main = distributed.is_main()

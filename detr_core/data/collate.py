@@ -5,7 +5,7 @@ from typing import NamedTuple
 
 from torch import Tensor
 
-from ..preprocess import batch_images
+from ..infer.preprocess import batch_images
 
 
 class Batch(NamedTuple):

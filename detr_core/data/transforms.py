@@ -23,7 +23,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from ..preprocess import resize_size, to_tensor
+from ..infer.preprocess import resize_size, to_tensor
 
 
 @dataclass(frozen=True)

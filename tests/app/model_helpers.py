@@ -15,8 +15,8 @@ def make_checkpoint(path: Path, seed: int = 0) -> Path:
     """A tiny DETR (random weights) whose queries differ enough to give varied classes and
     scores: the query embeddings are scaled up, so each query sees a different position code."""
     from detr_core.checkpoints import save_checkpoint
-    from detr_core.config import preset
-    from detr_core.detr import build
+    from detr_core.model.config import preset
+    from detr_core.model.detr import build
 
     config = preset("tiny", num_classes=len(CLASS_NAMES))
     torch.manual_seed(seed)

@@ -6,8 +6,8 @@ import numpy as np
 
 from app.model.class_mapping import EXISTING, IGNORE, NEW, ClassChoice, choices_from_json, choices_to_json, resolve
 from app.model.prediction_store import REJECTED, PredictionStore, compact, detections_bytes
-from detr_core.attention_maps import AttentionMaps
-from detr_core.detections import Detections
+from detr_core.infer.attention_maps import AttentionMaps
+from detr_core.infer.detections import Detections
 
 
 def detections(scores, cells: int = 4) -> Detections:

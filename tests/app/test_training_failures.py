@@ -11,7 +11,7 @@ import time
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from detr_core.events import RunStarted, StepDone
+from detr_core.train.events import RunStarted, StepDone
 from training_helpers import (JOB_TIMEOUT, events_of, fill_fast, job_question, make_dataset, open_dialog,  # noqa: F401
                               start, train_window, wait_finished)
 from workbench_helpers import open_and_wait

@@ -1,12 +1,12 @@
 """The Runs list after a restart: remembered runs are listed with their final numbers side by
 side; selecting one shows its metrics and curves, ticking one overlays its curves, and Use This
-Model goes to its weights. The run folders are written with detr_core.events (the contract)."""
+Model goes to its weights. The run folders are written with detr_core.train.events (the contract)."""
 from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
 
-from detr_core.events import EpochDone, EvalDone, RunEnded, RunStarted, StepDone
+from detr_core.train.events import EpochDone, EvalDone, RunEnded, RunStarted, StepDone
 from training_helpers import job_question, train_window  # noqa: F401
 
 

@@ -1,6 +1,6 @@
 """The pieces of fine-tuning that need no window: the JSON-lines parser (partial lines, garbage),
 the curves (smoothing, resume), the command lines (incl. torchrun), the data plan and snapshot,
-and reading a run folder. Events are made with detr_core.events, the real contract."""
+and reading a run folder. Events are made with detr_core.train.events, the real contract."""
 from __future__ import annotations
 
 import json
@@ -17,7 +17,7 @@ from app.training.curves import RunCurves
 from app.training.jsonl import JsonLinesParser
 from app.training.runs import read_run
 from app.training.snapshot import DataChoice, plan_data, write_snapshot
-from detr_core.events import EpochDone, EvalDone, RunEnded, RunFailed, RunStarted, StepDone
+from detr_core.train.events import EpochDone, EvalDone, RunEnded, RunFailed, RunStarted, StepDone
 from workbench_helpers import make_images
 
 

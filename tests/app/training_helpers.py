@@ -16,8 +16,8 @@ JOB_TIMEOUT = 240_000  # ms: a loaded 2-core machine starts torch slowly
 
 
 def make_dataset(folder: Path, images: int = 8, seed: int = 5) -> Path:
-    """Synthetic shapes (detr_core.synthetic): COCO JSON + JPEGs, 288-384 px."""
-    from detr_core.synthetic import write_dataset
+    """Synthetic shapes (detr_core.data.synthetic): COCO JSON + JPEGs, 288-384 px."""
+    from detr_core.data.synthetic import write_dataset
 
     return write_dataset(folder, images, seed, name="shapes")
 

@@ -79,7 +79,7 @@ def _iou(a, b) -> float:
 
 def reduced_precision_agreement(threshold: float = 0.5) -> str:
     """Demo model on the bundled samples: fp32 vs reduced precision, detection by detection."""
-    from detr_core.detector import Detector
+    from detr_core.infer.detector import Detector
     from detr_core.images import list_images
 
     if not DEMO.exists():
@@ -112,8 +112,8 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     from detr_core.checkpoints import load_checkpoint
-    from detr_core.detector import Detector
-    from detr_core.preprocess import preprocess
+    from detr_core.infer.detector import Detector
+    from detr_core.infer.preprocess import preprocess
 
     peer = _peer_model("sdpa")
     peer_eager = _peer_model("eager")

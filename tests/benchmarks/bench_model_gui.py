@@ -58,8 +58,8 @@ def tiny_checkpoint(path: Path) -> Path:
     import torch
 
     from detr_core.checkpoints import save_checkpoint
-    from detr_core.config import preset
-    from detr_core.detr import build
+    from detr_core.model.config import preset
+    from detr_core.model.detr import build
 
     config = preset("small", num_classes=3)
     torch.manual_seed(0)

@@ -21,10 +21,10 @@ import warnings
 
 import torch
 
-from detr_core.criterion import SetCriterion
-from detr_core.optim import build_optimizer
-from detr_core.train_config import TrainConfig
-from detr_core.train_fold import folded_for_training
+from detr_core.model.criterion import SetCriterion
+from detr_core.train.optim import build_optimizer
+from detr_core.train.config import TrainConfig
+from detr_core.train.fold import folded_for_training
 
 CFG = TrainConfig()  # lr 1e-4, backbone 1e-5, weight decay 1e-4, clip 0.1
 
@@ -50,7 +50,7 @@ def _hf_model():
 def _ours_from(hf):
     """Our model holding the same weights, through the project's own Hugging Face loader."""
     from detr_core.checkpoints import load_checkpoint
-    from detr_core.detr import build
+    from detr_core.model.detr import build
 
     with tempfile.TemporaryDirectory() as folder:
         hf.save_pretrained(folder)

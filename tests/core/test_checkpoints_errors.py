@@ -13,8 +13,8 @@ from PIL import Image
 from safetensors.torch import save_file
 
 from detr_core.checkpoints import load_checkpoint
-from detr_core.config import preset
-from detr_core.detr import build
+from detr_core.model.config import preset
+from detr_core.model.detr import build
 from detr_core.errors import CheckpointError
 
 

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from detr_core.checkpoints import OFFICIAL_CHECKPOINTS, load_checkpoint
-from detr_core.config import preset
-from detr_core.detr import build
+from detr_core.model.config import preset
+from detr_core.model.detr import build
 from detr_core.errors import CheckpointError
 
 URL = "https://example.invalid/detr/"

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from detr_core.checkpoints import load_checkpoint
-from detr_core.coco_names import COCO_CLASS_NAMES, default_class_names
-from detr_core.config import preset
-from detr_core.detr import build, parameter_count
+from detr_core.coco.names import COCO_CLASS_NAMES, default_class_names
+from detr_core.model.config import preset
+from detr_core.model.detr import build, parameter_count
 from detr_core.errors import CheckpointError
 
 

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from detr_core.checkpoints import load_checkpoint, read_checkpoint_state, save_checkpoint
-from detr_core.config import preset
-from detr_core.detr import build
+from detr_core.model.config import preset
+from detr_core.model.detr import build
 from detr_core.errors import CheckpointError
 
 NAMES = ["cat", "dog", "bird"]

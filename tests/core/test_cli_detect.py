@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from detr_core.cli.main import main
-from detr_core.config import preset
-from detr_core.detr import build
+from detr_core.model.config import preset
+from detr_core.model.detr import build
 
 
 @pytest.fixture(scope="module")

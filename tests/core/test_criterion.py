@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from detr_core.criterion import CriterionConfig, SetCriterion
+from detr_core.model.criterion import CriterionConfig, SetCriterion
 
 
 def test_hand_computed_single_match():

@@ -13,7 +13,7 @@ from detr_core.data import ClassMap, load_detection_dataset
 from detr_core.data.transforms import EvalTransform, TrainTransform, resolution_preset
 from detr_core.errors import DatasetError
 from detr_core.images import load_image
-from detr_core.preprocess import preprocess
+from detr_core.infer.preprocess import preprocess
 
 
 def _image(path, size=(100, 80), colour=(200, 30, 30)):

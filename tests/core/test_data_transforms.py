@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader
 from detr_core.data import EpochSampler, collate, load_detection_dataset
 from detr_core.data.transforms import (RESOLUTIONS, Resolution, TrainTransform, crop, hflip, resize,
                                        resolution_for)
-from detr_core.synthetic import write_dataset
+from detr_core.data.synthetic import write_dataset
 
 
 def _target(boxes, labels=None):

@@ -6,11 +6,11 @@ import pytest
 import torch
 from PIL import Image
 
-from detr_core.config import preset
-from detr_core.detector import Detector
-from detr_core.detr import build
+from detr_core.model.config import preset
+from detr_core.infer.detector import Detector
+from detr_core.model.detr import build
 from detr_core.errors import DeviceError, ImageError
-from detr_core.preprocess import preprocess
+from detr_core.infer.preprocess import preprocess
 
 
 @pytest.fixture(scope="module")

@@ -15,12 +15,12 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from detr_core.criterion import SetCriterion
+from detr_core.model.criterion import SetCriterion
 from detr_core.data.collate import collate
 from detr_core.data.sampler import EpochSampler
-from detr_core.optim import LRSchedule, build_optimizer
-from detr_core.train_config import TrainConfig
-from detr_core.train_fold import folded_for_training
+from detr_core.train.optim import LRSchedule, build_optimizer
+from detr_core.train.config import TrainConfig
+from detr_core.train.fold import folded_for_training
 
 from test_train_helpers import shapes_dataset, tiny_config, tiny_model, train_data
 
@@ -39,8 +39,8 @@ def _worker(rank: int, world: int, port: int, annotations: str, out: str) -> Non
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
                       WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
-    from detr_core import distributed
-    from detr_core.engine import train
+    from detr_core.train import distributed
+    from detr_core.train.engine import train
 
     info = distributed.init_from_env(torch.device("cpu"))
     assert (info.rank, info.world_size, info.backend) == (rank, world, "gloo")

@@ -11,9 +11,9 @@ import pytest
 
 from detr_core.checkpoints import save_checkpoint
 from detr_core.cli.main import main
-from detr_core.coco_eval import METRICS, coco_metrics, format_table
+from detr_core.coco.metrics import METRICS, coco_metrics, format_table
 from detr_core.errors import DatasetError
-from detr_core.evaluate import category_mapping
+from detr_core.train.evaluate import category_mapping
 
 from test_train_helpers import shapes_dataset, tiny_config, tiny_model
 

@@ -8,11 +8,11 @@ import copy
 import pytest
 import torch
 
-from detr_core.config import ModelConfig, preset
-from detr_core.detector import Detector
-from detr_core.detr import build
-from detr_core.fuse import fold_frozen_batchnorm
-from detr_core.fused_resnet import FusedResNetBody, supported
+from detr_core.model.config import ModelConfig, preset
+from detr_core.infer.detector import Detector
+from detr_core.model.detr import build
+from detr_core.infer.fast.fuse import fold_frozen_batchnorm
+from detr_core.infer.fast.fused_resnet import FusedResNetBody, supported
 
 pytestmark = pytest.mark.skipif(not supported(torch.device("cpu")), reason="torch without oneDNN")
 

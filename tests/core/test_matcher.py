@@ -6,8 +6,8 @@ import itertools
 import pytest
 import torch
 
-from detr_core.box_ops import box_cxcywh_to_xyxy, generalized_box_iou
-from detr_core.matcher import HungarianMatcher, MatcherConfig
+from detr_core.model.box_ops import box_cxcywh_to_xyxy, generalized_box_iou
+from detr_core.model.matcher import HungarianMatcher, MatcherConfig
 
 
 def _random_case(gen, B, Q, K, sizes):

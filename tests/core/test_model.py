@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from detr_core.attention import capture_attention
-from detr_core.config import ModelConfig, preset
-from detr_core.detr import build, parameter_count
+from detr_core.model.attention import capture_attention
+from detr_core.model.config import ModelConfig, preset
+from detr_core.model.detr import build, parameter_count
 
 
 def test_r50_has_the_reference_layout():

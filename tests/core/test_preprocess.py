@@ -7,7 +7,7 @@ import torch
 import torchvision.transforms as T
 from PIL import Image
 
-from detr_core.preprocess import batch_images, preprocess, resize_size
+from detr_core.infer.preprocess import batch_images, preprocess, resize_size
 
 
 @pytest.mark.parametrize("size,expected", [

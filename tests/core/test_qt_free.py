@@ -5,7 +5,7 @@ import sys
 
 def test_detr_core_imports_no_qt():
     code = (
-        "import sys, detr_core, detr_core.detector, detr_core.cli.main, detr_core.cli.detect\n"
+        "import sys, detr_core, detr_core.infer.detector, detr_core.cli.main, detr_core.cli.detect\n"
         "import pkgutil, importlib\n"
         "for m in pkgutil.walk_packages(detr_core.__path__, 'detr_core.'):\n"
         "    if not m.name.endswith('__main__'):\n"

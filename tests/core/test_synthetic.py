@@ -9,7 +9,7 @@ import numpy as np
 from scipy.ndimage import binary_opening
 
 from detr_core.coco import CocoDocument
-from detr_core.synthetic import CLASSES, make_image, write_dataset
+from detr_core.data.synthetic import CLASSES, make_image, write_dataset
 
 
 def test_same_seed_same_bytes_and_prefix_stable(tmp_path):

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from detr_core.checkpoints import load_checkpoint
-from detr_core.coco_eval import coco_metrics
-from detr_core.detector import Detector
-from detr_core.synthetic import CLASSES
+from detr_core.coco.metrics import coco_metrics
+from detr_core.infer.detector import Detector
+from detr_core.data.synthetic import CLASSES
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "resources" / "models" / "demo.pth"

@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from detr_core.checkpoints import load_checkpoint, read_checkpoint_state
-from detr_core.engine import train
+from detr_core.train.engine import train
 from detr_core.errors import NonFiniteLossError
-from detr_core.events import EVENT_TYPES, SCHEMA
-from detr_core.optim import LRSchedule, build_optimizer
-from detr_core.train_config import TrainConfig
+from detr_core.train.events import EVENT_TYPES, SCHEMA
+from detr_core.train.optim import LRSchedule, build_optimizer
+from detr_core.train.config import TrainConfig
 
 from test_train_helpers import Recorder, shapes_dataset, stop_after, tiny_config, tiny_model, train_data
 

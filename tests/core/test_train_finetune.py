@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import torch
 
-from detr_core.backbone import FrozenBatchNorm2d
+from detr_core.model.backbone import FrozenBatchNorm2d
 from detr_core.checkpoints import load_checkpoint, save_checkpoint
 from detr_core.cli.main import main
-from detr_core.finetune import calibrate_frozen_batchnorm, transfer_to_classes
-from detr_core.train_fold import folded_for_training
+from detr_core.train.finetune import calibrate_frozen_batchnorm, transfer_to_classes
+from detr_core.train.fold import folded_for_training
 
 from test_train_helpers import shapes_dataset, tiny_config, tiny_model
 

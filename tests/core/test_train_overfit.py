@@ -8,14 +8,14 @@ import json
 import pytest
 import torch
 
-from detr_core.config import preset
+from detr_core.model.config import preset
 from detr_core.data import load_detection_dataset
 from detr_core.data.transforms import EvalTransform
-from detr_core.detr import build
-from detr_core.engine import TrainData, train
-from detr_core.finetune import calibrate_frozen_batchnorm
+from detr_core.model.detr import build
+from detr_core.train.engine import TrainData, train
+from detr_core.train.finetune import calibrate_frozen_batchnorm
 from detr_core.data.collate import collate
-from detr_core.train_config import TrainConfig
+from detr_core.train.config import TrainConfig
 
 from test_train_helpers import Recorder
 

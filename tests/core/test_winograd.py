@@ -10,9 +10,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from detr_core import winograd
-from detr_core.winograd import WinogradConv3x3, toom_cook
-from detr_core.workspace import Workspace
+from detr_core.infer.fast import winograd
+from detr_core.infer.fast.winograd import WinogradConv3x3, toom_cook
+from detr_core.infer.fast.workspace import Workspace
 
 
 @pytest.mark.parametrize("m,points", [(4, winograd.POINTS), (2, (0.0, 1.0, -1.0)), (6, (0, 1, -1, 2, -2, 0.5, -0.5))])
@@ -96,10 +96,10 @@ def test_pays_off_only_on_wide_and_large_enough_maps():
 
 
 def test_threads_running_one_fused_body_each_get_the_right_answer(monkeypatch):
-    from detr_core.config import ModelConfig
-    from detr_core.detr import build
-    from detr_core.fuse import fold_frozen_batchnorm
-    from detr_core.fused_resnet import FusedResNetBody, supported
+    from detr_core.model.config import ModelConfig
+    from detr_core.model.detr import build
+    from detr_core.infer.fast.fuse import fold_frozen_batchnorm
+    from detr_core.infer.fast.fused_resnet import FusedResNetBody, supported
 
     if not supported(torch.device("cpu")):
         pytest.skip("torch without oneDNN")

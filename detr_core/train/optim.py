@@ -13,7 +13,7 @@ import math
 import torch
 from torch import nn
 
-from .train_config import TrainConfig
+from .config import TrainConfig
 
 
 def is_backbone(name: str) -> bool:

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import torch
 
-from .config import ModelConfig, preset
-from .data.classes import ClassMap
-from .data.collate import collate
-from .data.dataset import load_detection_dataset
-from .data.summary import DatasetSummary
-from .data.transforms import Resolution, TrainTransform, resolution_for, resolution_preset
-from .detr import DETR, build
+from ..model.config import ModelConfig, preset
+from ..data.classes import ClassMap
+from ..data.collate import collate
+from ..data.dataset import load_detection_dataset
+from ..data.summary import DatasetSummary
+from ..data.transforms import Resolution, TrainTransform, resolution_for, resolution_preset
+from ..model.detr import DETR, build
 from .engine import TrainData
-from .errors import CheckpointError, WorkbenchError
+from ..errors import CheckpointError, WorkbenchError
 from .finetune import calibrate_frozen_batchnorm, transfer_to_classes
 from .run_files import CHECKPOINT, RUN_FILES
 

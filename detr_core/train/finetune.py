@@ -22,9 +22,9 @@ from typing import Iterable
 import torch
 from torch import Tensor
 
-from .backbone import FrozenBatchNorm2d
-from .config import ModelConfig
-from .detr import DETR, build
+from ..model.backbone import FrozenBatchNorm2d
+from ..model.config import ModelConfig
+from ..model.detr import DETR, build
 
 
 def _key(name: str) -> str:

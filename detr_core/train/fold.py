@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .backbone import FrozenBatchNorm2d
+from ..model.backbone import FrozenBatchNorm2d
 
 
 class _ConvFrozenBN(nn.Conv2d):

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import IO, Iterable
 
-from .coco_eval import format_table
+from ..coco.metrics import format_table
 from .events import Event
 
 

@@ -19,13 +19,13 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from . import distributed
-from .coco_eval import coco_metrics
-from .config import ModelConfig
-from .data.classes import ClassMap
-from .data.dataset import CocoDetection, ImageRecord, load_detection_dataset
-from .detector import Detector
-from .errors import DatasetError
-from .images import load_image
+from ..coco.metrics import coco_metrics
+from ..model.config import ModelConfig
+from ..data.classes import ClassMap
+from ..data.dataset import CocoDetection, ImageRecord, load_detection_dataset
+from ..infer.detector import Detector
+from ..errors import DatasetError
+from ..images import load_image
 
 
 class _Images(Dataset):
@@ -109,7 +109,7 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, json_path: str | os.PathL
                         batch_size: int = 2, num_workers: int = 2, min_size: int | None = None,
                         max_size: int | None = None) -> tuple[EvalResult, str]:
     """Load a checkpoint and a COCO set and score it. Returns (result, how classes were mapped)."""
-    from .checkpoints import load_checkpoint
+    from ..checkpoints import load_checkpoint
 
     loaded = load_checkpoint(checkpoint)
     dataset, _ = load_detection_dataset(json_path, image_root, train=False)
@@ -125,6 +125,6 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, json_path: str | os.PathL
 
 
 def write_metrics(path: str | os.PathLike, metrics: dict, **extra) -> None:
-    from .atomic import atomic_write_json
+    from ..atomic import atomic_write_json
 
     atomic_write_json(Path(path), {**metrics, **extra}, indent=2)

@@ -9,8 +9,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from .criterion import CriterionConfig
-from .matcher import MatcherConfig
+from ..model.criterion import CriterionConfig
+from ..model.matcher import MatcherConfig
 
 SCHEDULES = ("step", "cosine")
 

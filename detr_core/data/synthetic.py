@@ -8,7 +8,7 @@ by at most a little (IoU <= 0.1), so every box is visible.
 
 Image `i` of a split depends only on (seed, i): any prefix of a larger set is the smaller set.
 
-    python -m detr_core.synthetic OUT_DIR --images 4000 --seed 1 [--name train]
+    python -m detr_core.data.synthetic OUT_DIR --images 4000 --seed 1 [--name train]
 writes OUT_DIR/images/*.jpg and OUT_DIR/annotations.json.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from .atomic import atomic_write_json
+from ..atomic import atomic_write_json
 
 CLASSES = ("circle", "square", "triangle", "star", "cross")
 _HUES = {"circle": 0, "square": 215, "triangle": 120, "star": 50, "cross": 290}
@@ -167,7 +167,7 @@ def write_dataset(out_dir: str | Path, images: int, seed: int, name: str = "synt
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m detr_core.synthetic", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m detr_core.data.synthetic", description=__doc__.split("\n\n")[0])
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--images", type=int, required=True)
     parser.add_argument("--seed", type=int, default=1)

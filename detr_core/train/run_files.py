@@ -17,9 +17,9 @@ from pathlib import Path
 
 from torch import nn
 
-from .config import ModelConfig
-from .data.classes import ClassMap
-from .train_config import TrainConfig
+from ..model.config import ModelConfig
+from ..data.classes import ClassMap
+from .config import TrainConfig
 
 CHECKPOINT = "checkpoint.pth"
 MODEL = "model.pth"
@@ -53,7 +53,7 @@ class RunFiles:
 
     def _save(self, name: str, model: nn.Module, epoch: int, step: int, metrics: dict | None,
               state: dict | None = None) -> Path:
-        from .checkpoints import save_checkpoint
+        from ..checkpoints import save_checkpoint
 
         path = self.run_dir / name
         save_checkpoint(path, model, self.model_config, self.class_names,

@@ -30,21 +30,21 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Subset
 
 from . import distributed
-from .config import ModelConfig
-from .criterion import SetCriterion
-from .data.classes import ClassMap
-from .data.collate import Batch, collate
-from .data.dataset import CocoDetection
-from .data.sampler import EpochSampler
-from .errors import CheckpointError, DatasetError, ImageError, NonFiniteLossError
+from ..model.config import ModelConfig
+from ..model.criterion import SetCriterion
+from ..data.classes import ClassMap
+from ..data.collate import Batch, collate
+from ..data.dataset import CocoDetection
+from ..data.sampler import EpochSampler
+from ..errors import CheckpointError, DatasetError, ImageError, NonFiniteLossError
 from .evaluate import evaluate_model
 from .events import (CheckpointSaved, EpochDone, EvalDone, Event, RunEnded, RunFailed, RunStarted,
                      RunWarning, StepDone)
 from .optim import LRSchedule, build_optimizer
 from .run_files import RunFiles
-from .train_config import TrainConfig
-from .train_fold import TrainingFold, folded_for_training
-from .train_state import rng_state, set_rng_state
+from .config import TrainConfig
+from .fold import TrainingFold, folded_for_training
+from .rng_state import rng_state, set_rng_state
 
 OnEvent = Callable[[Event], None]
 ShouldStop = Callable[[], bool]

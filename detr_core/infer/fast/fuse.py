@@ -8,7 +8,7 @@ import copy
 import torch
 from torch import nn
 
-from .backbone import FrozenBatchNorm2d
+from ...model.backbone import FrozenBatchNorm2d
 from .fused_resnet import FusedResNetBody, supported
 
 

@@ -15,15 +15,15 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from .attention import capture_attention
+from ..model.attention import capture_attention
 from .attention_maps import AttentionMaps
-from .box_ops import box_cxcywh_to_xyxy
-from .config import ModelConfig
+from ..model.box_ops import box_cxcywh_to_xyxy
+from ..model.config import ModelConfig
 from .detections import Detections
-from .detr import DETR
-from .devices import autocast, resolve_device, resolve_precision
-from .fuse import optimize_for_inference
-from .images import load_image, prepare_image
+from ..model.detr import DETR
+from ..devices import autocast, resolve_device, resolve_precision
+from .fast.fuse import optimize_for_inference
+from ..images import load_image, prepare_image
 from .preprocess import preprocess
 
 ImageInput = Union[Image.Image, str, os.PathLike]
@@ -57,7 +57,7 @@ class Detector:
                         max_size: int | None = None) -> "Detector":
         """Any checkpoint `detr_core.checkpoints.load_checkpoint` reads: an official .pth, a
         Hugging Face folder, a project checkpoint, or an official name such as "detr-r50"."""
-        from .checkpoints import load_checkpoint
+        from ..checkpoints import load_checkpoint
 
         loaded = load_checkpoint(source)
         return cls(loaded.model, loaded.config, loaded.class_names, device=device, precision=precision,

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from .errors import DeviceError
+from ..errors import DeviceError
 
 
 @dataclass(frozen=True)
