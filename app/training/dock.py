@@ -105,14 +105,15 @@ class TrainingDockWidget(QWidget):
     def _on_training_job_started(self, run_dir: str) -> None:
         self.log.clear()
         self.outcome.hide()
-        self.reader = CurveReader()
-        self.reading.hide()
         self.status.setText(f"Starting the training command in {run_dir} …")
         self.progress.setRange(0, 0)
         self.tabs.setCurrentWidget(self.plots)
 
     @Slot(object)
     def _on_training_event_received(self, event) -> None:
+        if isinstance(event, RunStarted) and not event.resumed:  # a resumed run keeps its curves' reading
+            self.reader = CurveReader()
+            self.reading.hide()
         self.reader.add(event)
         if isinstance(event, (EvalDone, EpochDone)):
             self._show_reading()
