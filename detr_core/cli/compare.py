@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         def progress(done: int, total: int, stage: str) -> None:
             if sys.stderr.isatty():
-                print(f"\rdetecting with model {stage}: {done}/{total}", end="", file=sys.stderr)
+                print(f"\r{stage} with A and B: {done}/{total} images", end="", file=sys.stderr)
 
         comparison = compare_checkpoints(args.a, args.b, args.json, args.images, config=config,
                                          device=args.device, progress=progress)

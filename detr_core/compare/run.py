@@ -43,36 +43,42 @@ def _restricted(gt: dict, categories: set[int]) -> dict:
 def compare_checkpoints(checkpoint_a, checkpoint_b, json_path, image_root=None, *,
                         config: CompareConfig = CompareConfig(), device: str = "auto",
                         progress: Progress | None = None) -> Comparison:
+    """Compare two checkpoints on the labels of a COCO file (its images found as the workbench does)."""
     doc, _ = CocoDocument.load(json_path, image_root)
     gt = doc.to_json()
-    images = [(im["id"], doc.image_path(im["id"])) for im in gt["images"]]
-    loaded = [load_checkpoint(checkpoint_a), load_checkpoint(checkpoint_b)]
-    mappings = [_mapping(m, gt, str(json_path)) for m in loaded]
+    paths = {im["id"]: doc.image_path(im["id"]) for im in gt["images"]}
+    return compare_on(load_checkpoint(checkpoint_a), load_checkpoint(checkpoint_b), gt, paths,
+                      config=config, device=device, progress=progress, where=str(json_path))
+
+
+def compare_on(loaded_a, loaded_b, gt: dict, image_paths: dict, *, config: CompareConfig = CompareConfig(),
+               device: str = "auto", progress: Progress | None = None, where: str = "the labels",
+               should_stop: Callable[[], bool] = lambda: False) -> Comparison:
+    """Compare two loaded checkpoints on `gt` (a COCO dict) over `image_paths` {image id: file}."""
+    images = sorted(image_paths.items())
+    loaded = [loaded_a, loaded_b]
+    mappings = [_mapping(m, gt, where) for m in loaded]
     shared = set(mappings[0].values()) & set(mappings[1].values())
     if not shared:
-        raise DatasetError(f"{json_path}: the two models share none of its categories")
+        raise DatasetError(f"{where}: the two models share none of its categories")
     left_out = sorted(c["name"] for c in gt["categories"] if c["id"] not in shared)
-    decoded, skipped = {}, []
-    results = ([], [])
-    total = 2 * len(images)
-    for side, (model, mapping) in enumerate(zip(loaded, mappings)):
-        detector = Detector(model.model, model.config, model.class_names, device=device)
-        for n, (image_id, path) in enumerate(images):
-            if image_id not in decoded and side == 0:
-                try:
-                    decoded[image_id] = load_image(path)
-                except ImageError as e:
-                    skipped.append(str(e))
-                    decoded[image_id] = None
-            if decoded.get(image_id) is not None:
-                det = detector.detect([decoded[image_id]])[0]
+    detectors = [Detector(m.model, m.config, m.class_names, device=device) for m in loaded]
+    results, skipped, usable = ([], []), [], []
+    for n, (image_id, path) in enumerate(images):  # each image decoded once, both models run on it
+        if should_stop():
+            raise InterruptedError("comparison cancelled")
+        try:
+            image = load_image(path)
+        except ImageError as e:
+            skipped.append(str(e))
+        else:
+            usable.append(image_id)
+            for side, (detector, mapping) in enumerate(zip(detectors, mappings)):
+                det = detector.detect([image])[0]
                 results[side].extend(r for r in det.to_coco(image_id, None, 0.0, None, mapping)
                                      if r["category_id"] in shared)
-            if progress:
-                progress(side * len(images) + n + 1, total, "A" if side == 0 else "B")
-    usable = [i for i, _ in images if decoded.get(i) is not None]
+        if progress:
+            progress(n + 1, len(images), "detecting")
     comparison = compare_results(_restricted(gt, shared), results[0], results[1], config, usable)
     comparison.skipped, comparison.left_out_classes = skipped, left_out
     return comparison
-
-
