@@ -14,7 +14,8 @@ methods (their signals are forwarded to the ones of the same meaning here):
   - `batch_runner` (batching.py): pre-annotating many images.
 They share the PredictionStore (`store`) and the DecisionBook (`decisions`), the accept/reject
 decisions, which are read from beside the document when it opens and written beside it when it
-is saved (`save_decisions`, connected to the session's `saved` by wiring.py).
+is saved (`save_decisions`, connected to the session's `saved` by wiring.py), or at once when a
+decision is all that changed since the last save (a rejection).
 """
 from __future__ import annotations
 
@@ -91,6 +92,7 @@ class ModelState(QObject):
         view.view_changed.connect(self.view_changed)
         view.encoder_point_changed.connect(self.encoder_point_changed)
         acceptor.decided.connect(self.predictions_changed)
+        acceptor.decided.connect(self._on_acceptor_decided)
         acceptor.mapping_needed.connect(self.mapping_needed)
         runner.image_done.connect(self.predictions_changed)
         runner.progressed.connect(self.batch_progressed)
@@ -243,6 +245,14 @@ class ModelState(QObject):
         except DatasetError as e:  # the document opens; only the decisions are not applied
             self.state.message.emit(str(e))
         self.predictions_changed.emit(-1)
+
+    @Slot(int)
+    def _on_acceptor_decided(self, row: int) -> None:
+        """Without unsaved edits the document is its file, so a decision that changed nothing
+        else (a rejection) is written at once; otherwise the next save writes it."""
+        document = self.state.document
+        if document is not None and document.path is not None and not self.state.is_dirty():
+            self.save_decisions(str(document.path))
 
     @Slot(str)
     def save_decisions(self, document_path: str) -> None:

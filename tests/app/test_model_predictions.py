@@ -199,14 +199,17 @@ def test_decisions_are_kept_with_the_document_across_a_restart(qtbot, model_wind
     paths = open_shapes(qtbot, window, tmp_path)
     model.prediction_view.set_threshold(0.01)
     shown = model.prediction_view.visible_predictions()
-    assert len(shown) >= 3
-    accepted, rejected = shown[0].query, shown[1].query
+    assert len(shown) >= 4
+    accepted, rejected, later = shown[0].query, shown[1].query, shown[2].query
     assert model.acceptor.accept([accepted])
     model.prediction_view.select_query(rejected)
     model.acceptor.reject_selected()
     target = paths[0].parent / "annotations.json"
     dialogs.save_path = str(target)
     save_and_wait(qtbot, window)
+    model.prediction_view.select_query(later)  # rejected after saving: nothing else to save
+    model.acceptor.reject_selected()
+    assert not state.is_dirty()
     close_window(window, dialogs)
 
     again = make_window(qtbot, settings, tmp_path)  # the same checkpoint loads at start
@@ -217,10 +220,11 @@ def test_decisions_are_kept_with_the_document_across_a_restart(qtbot, model_wind
         view = again.state.model.prediction_view
         view.set_threshold(0.01)
         left = [d.query for d in view.visible_predictions()]
-        assert accepted not in left and rejected not in left
+        assert accepted not in left and rejected not in left and later not in left
         assert view.query_status(accepted) == "accepted" and view.query_status(rejected) == "rejected"
+        assert view.query_status(later) == "rejected"
         assert accepted not in again.model_ui.predictions.items()
-        assert again.image_list.model.data(again.image_list.model.index(0, 2)) == str(len(shown) - 2)
+        assert again.image_list.model.data(again.image_list.model.index(0, 2)) == str(len(shown) - 3)
         # Deleting the accepted box brings its prediction back, as it does before a restart.
         again.state.set_selection([a["id"] for a in again.state.current_annotations()])
         again.state.delete_selection()
