@@ -64,6 +64,10 @@ class DecisionBook:
     def clear(self) -> None:
         self._decisions.clear()
 
+    def items(self) -> list[tuple[Key, dict[int, int]]]:
+        """Every (image path, model, resolution) with its decisions, in a fixed order."""
+        return [(key, dict(marks)) for key, marks in sorted(self._decisions.items())]
+
     def __len__(self) -> int:
         return sum(len(marks) for marks in self._decisions.values())
 
@@ -72,7 +76,7 @@ class DecisionBook:
         """The file's content; image paths relative to `folder`. `keep_accepted(path, ann_id)`:
         whether an accepted decision's annotation is in the document being saved."""
         records = []
-        for (path, model, resolution), marks in sorted(self._decisions.items()):
+        for (path, model, resolution), marks in self.items():
             accepted = {str(q): v for q, v in sorted(marks.items()) if v != REJECTED and keep_accepted(path, v)}
             rejected = sorted(q for q, v in marks.items() if v == REJECTED)
             if accepted or rejected:
@@ -130,7 +134,9 @@ class DecisionBook:
             loaded = DecisionBook.from_json(json.loads(raw.decode("utf-8")), sidecar.parent)
         except (ValueError, KeyError, TypeError, AttributeError) as e:  # UnicodeDecodeError is a ValueError
             raise DatasetError(f"{sidecar}: unreadable prediction decisions, not applied ({e})") from e
-        self._decisions = loaded._decisions
+        for (path, model, resolution), marks in loaded.items():
+            for query, value in marks.items():
+                self.decide(path, model, resolution, query, value)
 
 
 def _relative(path: str, folder: Path) -> str:
