@@ -131,13 +131,13 @@ class AttentionGridWidget(QWidget):
         available = self.scroll.viewport().height() - margins.top() - margins.bottom()
         width = tile_width(available, detections.image_size)
         thumb = self._thumbnail(picture, width)
-        view = m.prediction_view.view
+        view, selected = m.prediction_view.view, m.prediction_view.selected_query
         for position, d in enumerate(detections.filter(0.0, topk=view.topk)):
             heat = render_map(maps, maps.decoder[d.query], view.colormap, view.smooth, max_side=width)
             category = m.acceptor.category_for(d.name)
             color = self.state.category_color(category) if category is not None else QColor("#f5f5f5")
             pixmap = compose_tile(thumb, heat, d.box_xyxy, detections.image_size,
-                                  f"q{d.query}  {d.name}  {d.score:.2f}", color, d.query == m.prediction_view.selected_query, width)
+                                  f"q{d.query}  {d.name}  {d.score:.2f}", color, d.query == selected, width)
             tile = QueryTileWidget(d.query, pixmap)
             tile.clicked.connect(m.prediction_view.select_query)
             self.tiles.insertWidget(position, tile)

@@ -123,7 +123,8 @@ class ModelPanelWidget(QWidget):
         self.threshold = QSlider(Qt.Orientation.Horizontal)
         self.threshold.setRange(1, 100)
         self.threshold.setToolTip("Show predictions scoring at least this (Ctrl+Up / Ctrl+Down)")
-        self.threshold.valueChanged.connect(lambda v: self._syncing or self.model_state.prediction_view.set_threshold(v / 100))
+        shown = self.model_state.prediction_view
+        self.threshold.valueChanged.connect(lambda v: self._syncing or shown.set_threshold(v / 100))
         self.threshold_label = QLabel()
         self.threshold_label.setMinimumWidth(self.threshold_label.fontMetrics().horizontalAdvance("0.00 "))
         self._threshold_row = QHBoxLayout()

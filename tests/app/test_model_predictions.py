@@ -109,7 +109,7 @@ def test_reject_hides_a_prediction_and_keys_walk_them(qtbot, model_window, tmp_p
     assert model.prediction_view.selected_query == best and layer.items()[best]._selected
     QTest.keyClick(window, Qt.Key.Key_X)
     assert best not in layer.items() and model.prediction_view.query_status(best) == "rejected"
-    assert model.prediction_view.selected_query == model.prediction_view.visible_predictions()[0].query  # on to the next one
+    assert model.prediction_view.selected_query == model.prediction_view.visible_predictions()[0].query  # the next
     model.prediction_view.select_query(best)  # e.g. picked in the query list: X brings it back
     QTest.keyClick(window, Qt.Key.Key_X)
     assert best in layer.items() and model.prediction_view.query_status(best) == ""

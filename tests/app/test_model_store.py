@@ -95,8 +95,9 @@ def test_an_unreadable_decisions_file_is_reported_by_name(tmp_path):
     document = tmp_path / "annotations.json"
     book = DecisionBook()
     book.decide("/x.png", "w1", (800, 1333), 1, REJECTED)
-    for content in (b"{not json", b'{"format": "other"}', b'{"format": "detr-workbench-decisions", "version": 9}',
-                    b'{"format": "detr-workbench-decisions", "version": 1, "decisions": [{"image": "a"}]}', b"\xff\xfe"):
+    head = b'{"format": "detr-workbench-decisions", '
+    for content in (b"{not json", b'{"format": "other"}', head + b'"version": 9}',
+                    head + b'"version": 1, "decisions": [{"image": "a"}]}', b"\xff\xfe"):
         sidecar_for(document).write_bytes(content)
         with pytest.raises(DatasetError) as raised:
             book.read(document)
