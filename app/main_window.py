@@ -29,6 +29,7 @@ from .shortcut_sheet import ShortcutSheetDialog
 from .state import AppState
 from .status_bar import StatusBarWidget
 from .training.wiring import install_training_ui
+from .window_layout import fit_to_screen, scrollable
 
 APP_NAME = "DETR Workbench"
 _DOC_ACTIONS = ("save", "save_as", "close_document", "draw_box", "change_class", "duplicate", "delete",
@@ -54,7 +55,6 @@ class MainWindow(QMainWindow):
         self._close_confirmed = False
         self.setWindowIcon(icon("app"))
         self.setAcceptDrops(True)
-        self.resize(1400, 900)
         self._setup_canvas()
         self._setup_docks()
         self._setup_actions()
@@ -67,6 +67,7 @@ class MainWindow(QMainWindow):
         self.model_ui = install_model_ui(self)  # Model / Attention docks, canvas layers, Model menu
         self.training_ui = install_training_ui(self)  # Training dock, Train menu, close guard
         self.compare_ui = install_compare_ui(self)  # Compare dock, Train > Compare Models
+        fit_to_screen(self)  # down to 1366×768; a saved geometry wins
         self._restore_settings()
         self._on_state_document_opened()
 
@@ -167,7 +168,7 @@ class MainWindow(QMainWindow):
         """Add a dock panel; its place is remembered between sessions and View > Panels toggles it."""
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock-{name}")
-        dock.setWidget(widget)
+        dock.setWidget(scrollable(widget))  # scrolls rather than growing the window
         self.addDockWidget(area, dock)
         self.restoreDockWidget(dock)
         self.view_panels.addAction(dock.toggleViewAction())

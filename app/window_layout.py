@@ -1,0 +1,65 @@
+"""How the window fits a screen: every dock's panel sits in a scroll area, so a panel that needs
+more room than its dock has scrolls instead of raising the window's minimum size (the window never
+grows on its own when a panel gains a row, an error line or an attention grid); the first window
+is sized to the screen it opens on, down to 1366×768, with the bottom docks given a share of it.
+
+    dock.setWidget(scrollable(panel))   # MainWindow.add_dock
+    fit_to_screen(window)               # once, before a saved geometry is restored
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import QRect, Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QDockWidget, QFrame, QMainWindow, QScrollArea, QWidget
+
+DEFAULT_SIZE = (1400, 900)  # on a screen with room for it
+TITLE_BAR = 40  # left for the window manager's frame above the window
+TABBED_BELOW = 860  # a shorter window shows Classes and Attention as tabs of one dock
+BOTTOM_SHARE = 0.34  # of the window's height, for the Training / Compare docks
+MAX_MIN_WIDTH = 300  # a panel wider than this at its minimum scrolls sideways in its dock
+SIDE_WIDTHS = {Qt.DockWidgetArea.LeftDockWidgetArea: 260, Qt.DockWidgetArea.RightDockWidgetArea: 380}
+
+
+def scrollable(panel: QWidget) -> QScrollArea:
+    """`panel` in a frameless scroll area that follows its size and scrolls below its minimum."""
+    area = QScrollArea()
+    area.setObjectName(f"scroll-{panel.objectName() or type(panel).__name__}")
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the panel's own widgets keep the tab order
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+    area.setWidget(panel)
+    area.setMinimumWidth(min(panel.minimumSizeHint().width(), MAX_MIN_WIDTH))
+    return area
+
+
+def available_geometry(window: QWidget) -> QRect:
+    screen = window.screen() or QGuiApplication.primaryScreen()
+    return screen.availableGeometry()
+
+
+def fit_to_screen(window: QMainWindow, available: QRect | None = None) -> None:
+    """Size `window` to DEFAULT_SIZE or the available screen, whichever is smaller, and share
+    the height and width between the canvas and the docks in proportion."""
+    avail = available or available_geometry(window)
+    width = min(DEFAULT_SIZE[0], avail.width())
+    height = min(DEFAULT_SIZE[1], avail.height() - TITLE_BAR)
+    window.resize(width, height)
+    docks = [d for d in window.findChildren(QDockWidget) if not d.isFloating() and not d.isHidden()]
+    if height < TABBED_BELOW:
+        _tabify_by_name(window, docks, "dock-classes", "dock-attention")
+    bottom = [d for d in docks if window.dockWidgetArea(d) == Qt.DockWidgetArea.BottomDockWidgetArea]
+    if bottom:
+        window.resizeDocks(bottom, [int(height * BOTTOM_SHARE)] * len(bottom), Qt.Orientation.Vertical)
+    for area, side in SIDE_WIDTHS.items():
+        column = [d for d in docks if window.dockWidgetArea(d) == area]
+        if column:
+            share = side if width >= 1200 else width // 4
+            window.resizeDocks(column, [share] * len(column), Qt.Orientation.Horizontal)
+
+
+def _tabify_by_name(window: QMainWindow, docks: list[QDockWidget], first: str, second: str) -> None:
+    named = {d.objectName(): d for d in docks}
+    if first in named and second in named:
+        window.tabifyDockWidget(named[first], named[second])
+        named[first].raise_()
