@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QDockWidget, QFrame, QMainWindow, QScrollArea, QWidget
+from PySide6.QtWidgets import QDockWidget, QFrame, QMainWindow, QScrollArea, QStyle, QWidget
 
 DEFAULT_SIZE = (1400, 900)  # on a screen with room for it
 TITLE_BAR = 40  # left for the window manager's frame above the window
 TABBED_BELOW = 860  # a shorter window shows Classes and Attention as tabs of one dock
 BOTTOM_SHARE = 0.34  # of the window's height, for the Training / Compare docks
-MAX_MIN_WIDTH = 300  # a panel wider than this at its minimum scrolls sideways in its dock
+MAX_MIN_WIDTH = 360  # a panel wider than this at its minimum scrolls sideways in its dock
 SIDE_WIDTHS = {Qt.DockWidgetArea.LeftDockWidgetArea: 260, Qt.DockWidgetArea.RightDockWidgetArea: 380}
 
 
@@ -29,7 +29,8 @@ def scrollable(panel: QWidget) -> QScrollArea:
     area.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the panel's own widgets keep the tab order
     area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
     area.setWidget(panel)
-    area.setMinimumWidth(min(panel.minimumSizeHint().width(), MAX_MIN_WIDTH))
+    bar = area.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)  # room for a vertical bar
+    area.setMinimumWidth(min(panel.minimumSizeHint().width(), MAX_MIN_WIDTH) + bar)
     return area
 
 

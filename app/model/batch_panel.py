@@ -33,6 +33,8 @@ class BatchPanelWidget(QGroupBox):
         self.scope = QComboBox()
         self.scope.addItem("All images", "all")
         self.scope.addItem("Images in the list (filter)", "listed")
+        self.scope.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.scope.setMinimumContentsLength(10)  # narrower than its longest item; the popup shows it whole
         self.scope.setToolTip("Filter the image list (status, class, name) to pre-annotate a selection")
         self.start_button = QPushButton("Start")
         self.start_button.setToolTip("Run the model on these images in the background (Ctrl+Shift+P); "
@@ -48,7 +50,8 @@ class BatchPanelWidget(QGroupBox):
         self.detail = QLabel()
         self.detail.setStyleSheet("color: palette(mid);")
         self.detail.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)  # text length: no relayout
-        self.detail.setMinimumHeight(self.detail.fontMetrics().height())
+        self.detail.setWordWrap(True)  # the whole hint in a narrow dock, on two lines
+        self.detail.setFixedHeight(2 * self.detail.fontMetrics().lineSpacing())
         row = QHBoxLayout()
         row.addWidget(self.scope, 1)
         row.addWidget(self.start_button)

@@ -15,10 +15,13 @@ from detr_core.devices import available_devices
 
 from .batch_panel import BatchPanelWidget
 from .class_mapping_dialog import ClassMappingDialog
+from .model_notice import ModelNoticeWidget
 from .model_state import DEMO_MODEL, DEVICES
 
 CHECKPOINT_FILTER = "Checkpoints (*.pth *.pt *.bin *.safetensors);;All files (*)"
 MAX_RECENT = 8
+CHECKPOINT_TIP = ("A project or official .pth file, a Hugging Face folder, or an official name (detr-r50, "
+                  "detr-r101, detr-r50-dc5, detr-r101-dc5)")
 
 
 class ModelPanelWidget(QWidget):
@@ -44,6 +47,7 @@ class ModelPanelWidget(QWidget):
         layout.setSpacing(4)
         layout.addLayout(form)
         layout.addWidget(self.status)
+        layout.addWidget(self.notice)
         run = QHBoxLayout()
         run.addWidget(self.auto_run, 1)
         run.addWidget(self.run_button)
@@ -69,9 +73,12 @@ class ModelPanelWidget(QWidget):
         self.checkpoint = QComboBox()
         self.checkpoint.setEditable(True)
         self.checkpoint.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-        self.checkpoint.setToolTip("A project or official .pth file, a Hugging Face folder, or an official "
-                                   "name (detr-r50, detr-r101, detr-r50-dc5, detr-r101-dc5)")
+        self.checkpoint.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.checkpoint.setMinimumContentsLength(12)  # a long path does not widen the dock
+        self.checkpoint.currentTextChanged.connect(self._on_checkpoint_text_changed)
+        self.checkpoint.setToolTip(CHECKPOINT_TIP)
         self.checkpoint.lineEdit().returnPressed.connect(self.load_chosen)
+        self.checkpoint.activated.connect(self._on_checkpoint_activated)  # choosing from the list loads
         browse = QToolButton()
         browse.setText("…")
         browse.setToolTip("Choose a checkpoint file or a Hugging Face folder")
@@ -133,6 +140,9 @@ class ModelPanelWidget(QWidget):
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.notice = ModelNoticeWidget(self.state)
+        self.notice.official_requested.connect(self._on_notice_official_requested)
+        self.notice.browse_requested.connect(self.browse_file)
         self.auto_run = QCheckBox("Detect on every image shown")
         self.auto_run.toggled.connect(lambda on: self._syncing or self.model_state.set_auto_run(on))
         self.run_button = QPushButton("Detect")
@@ -189,6 +199,21 @@ class ModelPanelWidget(QWidget):
             self.load_chosen()
 
     @Slot(int)
+    def _on_checkpoint_activated(self, index: int) -> None:
+        info = self.model_state.info
+        if info is None or self.checkpoint.itemData(index) != info.source or self.model_state.error:
+            self.load_chosen()
+
+    @Slot(str)
+    def _on_checkpoint_text_changed(self, text: str) -> None:
+        self.checkpoint.setToolTip(text or CHECKPOINT_TIP)  # the whole path, where the field shows part
+
+    @Slot(str)
+    def _on_notice_official_requested(self, name: str) -> None:
+        self.set_source(name)
+        self.load_chosen()
+
+    @Slot(int)
     def _on_device_changed(self, index: int) -> None:
         if not self._syncing:
             self.model_state.set_device(self.device.itemData(index))
@@ -217,11 +242,12 @@ class ModelPanelWidget(QWidget):
         self.threshold.setValue(round(threshold * 100))
         self._syncing = False
         self.threshold_label.setText(f"{threshold:.2f}")
+        self._update_status()  # the count "at or above" it
 
     @Slot()
     def _update_status(self, *_args) -> None:
         m = self.model_state
-        lines, color = [], ""
+        lines = []
         if m.info is None:
             lines.append("No model loaded." if not m.loading else "Loading the model…")
         else:
@@ -234,14 +260,11 @@ class ModelPanelWidget(QWidget):
             elif m.state.current_entry() is not None:
                 shown = m.prediction_count(m.state.current_row)
                 if shown is not None:
-                    took = f" · {m.last_seconds:.2f} s" if m.last_seconds is not None else ""
+                    seconds = m.seconds_for(m.state.current_row)
+                    took = f" · {seconds:.2f} s" if seconds is not None else ""
                     lines.append(f"{shown} prediction{'s' if shown != 1 else ''} at or above "
                                  f"{m.prediction_view.threshold:.2f}{took}")
-        if m.error:
-            lines.append(f"⚠ {m.error}")
-            color = "color: #d93025;"
-        self.status.setText("\n".join(lines))
-        self.status.setStyleSheet(color)
+        self.status.setText("\n".join(lines))  # a load failure is in `notice`, in red, whole
         if m.info is not None and not m.loading:
             self._syncing = True
             self.set_source(m.info.source)

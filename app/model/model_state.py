@@ -36,6 +36,7 @@ from .showing import HeatmapView, PredictionView
 
 DEMO_MODEL = Path(__file__).resolve().parents[2] / "resources" / "models" / "demo.pth"
 DEVICES = ("auto", "cpu", "cuda", "mps")
+SHORT_MESSAGE = 90  # characters a status bar shows whole; a longer failure is shown whole in the panel
 __all__ = ["DEMO_MODEL", "DEVICES", "HeatmapView", "ModelState"]
 
 
@@ -69,7 +70,7 @@ class ModelState(QObject):
         self.min_size: int | None = None  # None: the checkpoint's own input size
         self.auto_run = True  # detect on every image shown
         self.running = False
-        self.last_seconds: float | None = None  # model time of the last result for the screen
+        self._seconds: dict[str, float] = {}  # model time of each image's last detection, by path
         self._fallback: str | None = None  # loaded if the checkpoint loaded at start fails
         self.prediction_view = PredictionView(state, self.store, self.decisions, self)
         self.acceptor = PredictionAcceptor(state, self.store, self.decisions, self.prediction_view,
@@ -188,7 +189,8 @@ class ModelState(QObject):
     @Slot(str)
     def _on_client_load_failed(self, message: str) -> None:
         self.error = message
-        self.state.message.emit(message)
+        self.state.message.emit(message if len(message) <= SHORT_MESSAGE else
+                                f"{message.split(': ')[0]} (the whole message is in the Model panel)")
         self.load_failed.emit(message)
         fallback, self._fallback = self._fallback, None
         if fallback:
@@ -220,6 +222,11 @@ class ModelState(QObject):
     def current_detections(self) -> Detections | None:
         """The detections of the image on screen (prediction_view.current_detections)."""
         return self.prediction_view.current_detections()
+
+    def seconds_for(self, row: int | None) -> float | None:
+        """The model time of the last detection of image `row`, or None."""
+        entry = self.state.entry(row) if row is not None and row >= 0 else None
+        return self._seconds.get(str(entry.path)) if entry is not None else None
 
     def prediction_count(self, row: int) -> int | None:
         """Predictions shown for image `row`, None if the model has not seen it (the Pred column)."""
@@ -273,10 +280,10 @@ class ModelState(QObject):
     @Slot(object)
     def _on_client_detected(self, result: DetectResult) -> None:
         path = result.request.path
+        self._seconds[path] = result.seconds
         self.store.put(path, result.model_key, result.resolution, result.detections, keep_full=True,
                        fingerprint=result.fingerprint)
         if self.client.is_latest(result.request):
-            self.last_seconds = result.seconds
             self._set_running(False)
         row = self.state.row_of_path(path)
         if row is not None:

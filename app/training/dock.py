@@ -24,6 +24,9 @@ def hms(seconds: float | None) -> str:
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
 
 
+STOPPING = "Stopping: finishing the current step and writing a checkpoint…"
+
+
 class TrainingDockWidget(QWidget):
     def __init__(self, state, actions: list[QAction], parent=None):
         super().__init__(parent)
@@ -99,7 +102,7 @@ class TrainingDockWidget(QWidget):
             self.status.setText("Writing the snapshot of the annotations…")
             self.progress.setRange(0, 0)  # busy
         elif status == "stopping":
-            self.status.setText("Stopping: finishing the current step and writing a checkpoint…")
+            self.status.setText(STOPPING)
 
     @Slot(str)
     def _on_training_job_started(self, run_dir: str) -> None:
@@ -141,6 +144,8 @@ class TrainingDockWidget(QWidget):
                                 if event.loss is not None else f"Epoch {event.epoch}/{event.epochs} done")
         elif isinstance(event, RunWarning):
             self.log.appendPlainText(f"warning: {event.message}")
+        if self.training.status == "stopping":  # the steps still arriving must not hide the stop
+            self.status.setText(STOPPING)
 
     @Slot(list)
     def _on_training_log_appended(self, lines: list) -> None:

@@ -37,7 +37,7 @@ def test_model_loads_at_start_and_detects_off_the_gui_thread(qtbot, model_window
     assert len(window.model_ui.predictions.items()) == shown > 0
     assert pred_text(window, 0) == str(shown) and pred_text(window, 1) == ""
     assert "predictions at or above" in window.model_ui.panel.status.text()
-    assert model.last_seconds is not None and not model.running
+    assert model.seconds_for(window.state.current_row) is not None and not model.running
 
 
 def test_superseded_requests_are_dropped(qtbot, model_window, tmp_path, checkpoint):

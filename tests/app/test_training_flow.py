@@ -62,8 +62,13 @@ def test_fine_tune_watch_stop_resume_finish_and_use_the_model(qtbot, train_windo
     assert panel.progress.maximum() == 6 and "ETA" in panel.progress.format()
 
     # Stop (Ctrl+Shift+T): the job finishes its step, writes a checkpoint and ends "stopped".
+    # "Stopping…" shows at once and stays while the last steps arrive (issue 17, item 5).
+    after_stop: list[str] = []
+    training.event_received.connect(lambda _event: after_stop.append(panel.status.text()))
     with qtbot.waitSignal(training.job_finished, timeout=JOB_TIMEOUT) as blocker:
         QTest.keyClick(window, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+        assert panel.status.text().startswith("Stopping")
+    assert all(text.startswith("Stopping") for text in after_stop), after_stop
     stopped = blocker.args[0]
     assert stopped.status == "stopped" and stopped.end.step < 6 and (run / "checkpoint.pth").is_file()
     assert not (run / "model.pth").exists() and "Stopped" in panel.outcome_text()
