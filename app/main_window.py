@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QMessageBox, QToo
 from .actions import build_actions
 from .canvas import CanvasWidget
 from .classes_dock import ClassesWidget
+from .export_model import install_export_action
 from .file_flows import FileFlows
 from .icons import icon
 from .image_list import ImageListWidget
@@ -65,6 +66,7 @@ class MainWindow(QMainWindow):
         self._connect_state()
         self.model_ui = install_model_ui(self)  # Model / Attention docks, canvas layers, Model menu
         self.training_ui = install_training_ui(self)  # Training dock, Train menu, close guard
+        install_export_action(self)  # File > Export Model... (ONNX)
         self._restore_settings()
         self._on_state_document_opened()
 
