@@ -80,18 +80,23 @@ def test_onnx_runner_gives_the_detectors_detections(exported):
     assert got[0].to_coco(1, "a.jpg", 0.5, category_ids={i: i + 1 for i in range(5)})[0]["category_id"] >= 1
 
 
-def test_runner_does_not_load_torch(exported):
+def test_runner_and_onnx_prelabelling_do_not_load_torch(exported, tmp_path):
     out, _, _ = exported
+    shards, merged = tmp_path / "shards", tmp_path / "merged.json"
     code = (
         "import sys\n"
         "from detr_core.infer.onnx_runner import OnnxDetector\n"
+        "from detr_core.cli.main import main\n"
         f"d = OnnxDetector.from_file({str(out)!r}).detect({str(SAMPLES[0])!r})\n"
+        f"assert main(['detect', {str(SAMPLES[1])!r}, '-c', {str(out)!r}, '--out-dir', {str(shards)!r}]) == 0\n"
+        f"assert main(['coco', 'merge-results', {str(shards)!r}, '--out', {str(merged)!r}]) == 0\n"
         "print(len(d.filter(0.5)), 'torch' in sys.modules)\n"
         "sys.exit(1 if 'torch' in sys.modules else 0)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.split()[-1] == "False" and int(result.stdout.split()[0]) >= 1
+    assert result.stdout.split()[-1] == "False" and int(result.stdout.split()[-2]) >= 1
+    assert {r["file_name"] for r in json.loads(merged.read_text())} == {SAMPLES[1].name}
 
 
 def test_sessions_do_not_spin():

@@ -122,7 +122,10 @@ def test_merging_shards_of_different_checkpoints_is_refused_naming_both(folder, 
     torch.manual_seed(0)
     other = tmp_path / "other.pth"
     torch.save({"model": build(preset("tiny", num_classes=5)).state_dict()}, other)
-    images = folder / "a"
+    images = tmp_path / "four"
+    images.mkdir()
+    for p in SAMPLES[:4]:
+        shutil.copy(p, images / p.name)
     out = tmp_path / "shards"
     assert main(["detect", str(images), "-c", str(DEMO), "--device", "cpu", "--out-dir", str(out), "--shard", "0/2"]) == 0
     assert main(["detect", str(images), "-c", str(other), "--device", "cpu", "--out-dir", str(out), "--shard", "1/2"]) == 0
