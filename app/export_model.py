@@ -60,7 +60,7 @@ class ExportModelDialog(QDialog):
         self._worker: ExportModelWorker | None = None
         self.result = None  # the last ExportResult
         self.checkpoint_edit = QLineEdit(checkpoint)
-        self.out_edit = QLineEdit(str(Path(checkpoint).with_suffix(".onnx")) if checkpoint.endswith((".pth", ".pt")) else "")
+        self.out_edit = QLineEdit(_default_out(checkpoint))
         self.progress = QProgressBar()
         self.status = QLabel("The file is written only if onnxruntime reproduces PyTorch on the samples.")
         self.status.setWordWrap(True)
@@ -93,13 +93,17 @@ class ExportModelDialog(QDialog):
         row.addWidget(button)
         return box
 
+    def set_checkpoint(self, checkpoint: str) -> None:
+        """The checkpoint to export; the ONNX file defaults to the same name next to it."""
+        if checkpoint != self.checkpoint_edit.text():
+            self.checkpoint_edit.setText(checkpoint)
+            self.out_edit.setText(_default_out(checkpoint))
+
     def _browse_checkpoint(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Checkpoint", self.checkpoint_edit.text(),
                                               "Checkpoints (*.pth *.pt *.bin *.safetensors);;All files (*)")
         if path:
-            self.checkpoint_edit.setText(path)
-            if not self.out_edit.text():
-                self.out_edit.setText(str(Path(path).with_suffix(".onnx")))
+            self.set_checkpoint(path)
 
     def _browse_out(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "ONNX file", self.out_edit.text(), "ONNX (*.onnx)")
@@ -188,6 +192,16 @@ class ExportModelDialog(QDialog):
         event.accept()
 
 
+def _default_out(checkpoint: str) -> str:
+    """model.pth -> model.onnx beside it; a folder (Hugging Face) -> model.onnx inside it."""
+    if not checkpoint:
+        return ""
+    path = Path(checkpoint)
+    if path.is_dir():
+        return str(path / "model.onnx")
+    return str(path.with_suffix(".onnx")) if path.suffix else ""
+
+
 def install_export_action(window) -> None:
     """File ▸ Export Model… (before Quit), opening the dialog on the model loaded in the window."""
     action = window.actions["export_model"]
@@ -195,9 +209,12 @@ def install_export_action(window) -> None:
 
     def open_dialog() -> ExportModelDialog:
         dialog = getattr(window, "export_dialog", None)
+        info = window.state.model.info
+        source = info.source if info else ""
         if dialog is None:
-            info = window.state.model.info
-            dialog = window.export_dialog = ExportModelDialog(info.source if info else "", window)
+            dialog = window.export_dialog = ExportModelDialog(source, window)
+        elif source and not dialog.is_running():  # the model loaded now, not the one of last time
+            dialog.set_checkpoint(source)
         dialog.show()
         dialog.raise_()
         return dialog

@@ -23,6 +23,7 @@ def test_export_model_from_the_file_menu(qtbot, model_window, checkpoint, tmp_pa
     dialog = window.findChild(ExportModelDialog)
     assert dialog is not None and dialog.isVisible()
     assert dialog.checkpoint_edit.text() == str(checkpoint)  # the model loaded in the window
+    assert dialog.out_edit.text() == str(checkpoint.with_suffix(".onnx"))
     out = tmp_path / "exported.onnx"
     dialog.out_edit.setText(str(out))
     with qtbot.waitSignal(dialog.exported, timeout=300_000) as blocker:
