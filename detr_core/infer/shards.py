@@ -226,7 +226,8 @@ def merge_shards(out_dir: str | os.PathLike, threshold: float | None = None) -> 
     for what, values in seen.items():
         if len(values) > 1:
             (a, file_a), (b, file_b) = list(values.items())[:2]
-            raise DatasetError(f"{out_dir}: shards of different {what}s cannot be merged: {file_a.name} "
+            plural = "checkpoints" if what == "checkpoint" else what
+            raise DatasetError(f"{out_dir}: shards of different {plural} cannot be merged: {file_a.name} "
                                f"has {what} {a}, {file_b.name} has {what} {b}")
     done.sort(key=lambda r: r["index"])
     results = []

@@ -167,3 +167,24 @@ def test_a_damaged_line_inside_a_shard_file_is_reported(tmp_path, capsys):
         merge_shards(tmp_path / "empty")
     assert main(["detect", str(SAMPLES[0]), "-c", str(DEMO), "--shard", "0/2"]) == 1
     assert "--shard needs --out-dir" in capsys.readouterr().err
+
+
+def test_shards_of_different_settings_are_refused_and_a_result_is_kept_over_a_later_failure(tmp_path):
+    images = [tmp_path / f"{i}.jpg" for i in range(3)]
+    for p in images:
+        shutil.copy(SAMPLES[0], p)
+    out = tmp_path / "out"
+    found = [{"category_id": 1, "bbox": [1.0, 2.0, 3.0, 4.0], "score": 0.9, "query": 0}]
+    with ShardWriter.open(out, Shard(0, 2), "sha", {"threshold": 0.7}) as writer:
+        writer.done(0, "0.jpg", ImageKey.of(images[0]), (320, 240), found)
+        writer.done(2, "2.jpg", ImageKey.of(images[2]), (320, 240), found)
+    with ShardWriter.open(out, Shard(0, 2), "sha", {"threshold": 0.7}) as writer:
+        assert writer.is_done(ImageKey.of(images[0]))
+        writer.failed(2, "2.jpg", images[2], "gone")  # a rerun no longer finds it
+    merged = merge_shards(out)
+    assert [r["image_id"] for r in merged.results] == [1, 3] and merged.failed == []
+    with ShardWriter.open(out, Shard(1, 2), "sha", {"threshold": 0.0}) as writer:
+        writer.done(1, "1.jpg", ImageKey.of(images[1]), (320, 240), found)
+    with pytest.raises(DatasetError, match="shards of different settings cannot be merged: "
+                                           "shard-00000-of-00002.jsonl has settings"):
+        merge_shards(out)
