@@ -167,3 +167,18 @@ def test_detect_engine_onnx_writes_the_same_results_as_torch(exported, tmp_path)
         assert abs(g["score"] - r["score"]) <= 1e-3
         np.testing.assert_allclose(g["bbox"], r["bbox"], atol=0.05)
     assert main(["detect", str(folder), "-c", str(out), "--device", "cuda"]) == 1
+
+
+def test_a_model_that_cannot_be_traced_is_reported_in_one_line():
+    import torch
+
+    from detr_core.export.onnx_export import trace_to_bytes
+    from detr_core.model.config import preset
+    from detr_core.model.detr import build
+
+    with torch.device("meta"):  # weights that were never materialised: nothing to trace with
+        model = build(preset("tiny")).eval()
+    with pytest.raises(ExportError) as error:
+        trace_to_bytes(model, 17, 64, "weights.pth")
+    message = str(error.value)
+    assert message.startswith("weights.pth: cannot be traced to ONNX (") and "\n" not in message
