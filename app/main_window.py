@@ -64,9 +64,9 @@ class MainWindow(QMainWindow):
         self.flows = FileFlows(self, self.state, self.session, self.recent)
         self._connect_actions()
         self._connect_state()
+        install_export_action(self)  # File > Export Model... (ONNX)
         self.model_ui = install_model_ui(self)  # Model / Attention docks, canvas layers, Model menu
         self.training_ui = install_training_ui(self)  # Training dock, Train menu, close guard
-        install_export_action(self)  # File > Export Model... (ONNX)
         self._restore_settings()
         self._on_state_document_opened()
 

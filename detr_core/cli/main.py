@@ -14,9 +14,9 @@ from ..errors import WorkbenchError
 COMMANDS: dict[str, str] = {
     "detect": "detr_core.cli.detect",
     "coco": "detr_core.cli.coco",
+    "export": "detr_core.cli.export",
     "train": "detr_core.cli.train",
     "eval": "detr_core.cli.evaluate",
-    "export": "detr_core.cli.export",
 }
 
 
