@@ -33,6 +33,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("save", "&Save", ("Ctrl+S",), "save", "File", tip="Save the COCO JSON"),
     ActionSpec("save_as", "Save &As…", ("Ctrl+Shift+S",), "", "File"),
     ActionSpec("close_document", "&Close", ("Ctrl+W",), "", "File"),
+    ActionSpec("export_model", "E&xport Model…", (), "", "File",
+               tip="Export the model to ONNX, checked against PyTorch before the file is written"),
     ActionSpec("quit", "&Quit", ("Ctrl+Q",), "", "File"),
     ActionSpec("undo", "&Undo", ("Ctrl+Z",), "undo", "Edit"),
     ActionSpec("redo", "&Redo", ("Ctrl+Shift+Z", "Ctrl+Y"), "redo", "Edit"),

@@ -19,6 +19,7 @@ from .actions import build_actions
 from .canvas import CanvasWidget
 from .compare.wiring import install_compare_ui
 from .classes_dock import ClassesWidget
+from .export_model import install_export_action
 from .file_flows import FileFlows
 from .icons import icon
 from .image_list import ImageListWidget
@@ -64,6 +65,7 @@ class MainWindow(QMainWindow):
         self.flows = FileFlows(self, self.state, self.session, self.recent)
         self._connect_actions()
         self._connect_state()
+        install_export_action(self)  # File > Export Model... (ONNX)
         self.model_ui = install_model_ui(self)  # Model / Attention docks, canvas layers, Model menu
         self.training_ui = install_training_ui(self)  # Training dock, Train menu, close guard
         self.compare_ui = install_compare_ui(self)  # Compare dock, Train > Compare Models

@@ -28,3 +28,7 @@ class DatasetError(WorkbenchError):
 
 class NonFiniteLossError(WorkbenchError):
     """Training produced a NaN or infinite loss."""
+
+
+class ExportError(WorkbenchError):
+    """A model that cannot be exported, or whose export does not reproduce it."""

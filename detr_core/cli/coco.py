@@ -1,4 +1,5 @@
-"""`detr-workbench coco stats | split | merge`: inspect, split and merge COCO instances files."""
+"""`detr-workbench coco stats | split | merge | merge-results`: inspect, split and merge COCO
+instances files, and join pre-labelling shards into one COCO results file."""
 from __future__ import annotations
 
 import argparse
@@ -64,6 +65,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--image-root-b", type=Path, default=None, help="image folder of B")
     m.add_argument("--overwrite", action="store_true", help="replace C if it exists")
     m.set_defaults(func=run_merge)
+    _add_merge_results(coco)
+
+
+def _add_merge_results(coco: argparse._SubParsersAction) -> None:
+    r = coco.add_parser("merge-results", help="join detect --out-dir shards into one results file",
+                        description="Join the shard files of `detect --out-dir` into one COCO "
+                                    "detection results file (image_id, file_name, category_id, "
+                                    "bbox, score, query). Shards of different checkpoints or "
+                                    "settings are refused.")
+    r.add_argument("shard_dir", type=Path, metavar="OUT_DIR", help="the folder given to detect --out-dir")
+    r.add_argument("--out", "-o", type=Path, required=True, help="the results JSON to write")
+    r.add_argument("--threshold", type=float, default=None,
+                   help="keep detections with at least this score (default: all that were kept)")
+    r.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    r.set_defaults(func=run_merge_results)
 
 
 def _refuse_existing(paths: list[Path], overwrite: bool) -> None:
@@ -165,4 +181,22 @@ def run_merge(args: argparse.Namespace) -> int:
         print(f"warning: {warning}")
     print(f"{args.out}: {_describe(result.document)}, {len(result.document.categories)} classes")
     _note_image_root(result.document)
+    return 0
+
+
+def run_merge_results(args: argparse.Namespace) -> int:
+    from ..atomic import atomic_write_json
+    from ..infer.shards import merge_shards
+
+    _refuse_existing([args.out], args.overwrite)
+    merged = merge_shards(args.shard_dir, args.threshold)
+    try:
+        atomic_write_json(args.out, merged.results)
+    except OSError as e:
+        raise DatasetError(f"{args.out}: cannot write results ({e.strerror or e})") from None
+    for name, error in merged.failed[:_PROBLEMS_SHOWN]:
+        print(f"warning: {name}: no result ({error})")
+    print(f"{args.out}: {len(merged.results)} detections of {merged.images} images from "
+          f"{len(merged.files)} shard files (checkpoint {merged.checkpoint[:12]}); "
+          f"{len(merged.failed)} images failed")
     return 0

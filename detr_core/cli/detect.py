@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ImageError, WorkbenchError
+from . import detect_shards
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -28,6 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", "-o", type=Path, default=None, help="results JSON (default: stdout)")
     p.add_argument("--attention-dir", type=Path, default=None,
                    help="write each image's cross-attention maps (.npz) and a picture of them (.png)")
+    detect_shards.add_arguments(p)  # --engine, --out-dir, --shard, --keep-low-scores
     p.set_defaults(func=run)
 
 
@@ -56,8 +58,8 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..atomic import atomic_write_json
-    from ..infer.detector import Detector
     from ..images import load_image
+    from .engines import open_detector
 
     images, errors = _collect(args.inputs)
     for message in errors:
@@ -66,8 +68,11 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if args.batch_size < 1:
         raise WorkbenchError(f"--batch-size must be at least 1, got {args.batch_size}")
-    detector = Detector.from_checkpoint(args.checkpoint, device=args.device, precision=args.precision,
-                                        min_size=args.min_size, max_size=args.max_size)
+    if args.out_dir is not None or args.shard is not None:
+        return detect_shards.run_sharded(args, images) or (1 if errors else 0)
+    if args.keep_low_scores:
+        args.threshold, args.topk = 0.0, None
+    detector = open_detector(args)  # the Detector, or the OnnxDetector for --engine onnx
     print(f"detr-workbench detect: {detector.description} on {detector.device}", file=sys.stderr)
     if args.attention_dir:
         args.attention_dir.mkdir(parents=True, exist_ok=True)

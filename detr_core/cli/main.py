@@ -14,6 +14,7 @@ from ..errors import WorkbenchError
 COMMANDS: dict[str, str] = {
     "detect": "detr_core.cli.detect",
     "coco": "detr_core.cli.coco",
+    "export": "detr_core.cli.export",
     "train": "detr_core.cli.train",
     "eval": "detr_core.cli.evaluate",
     "compare": "detr_core.cli.compare",

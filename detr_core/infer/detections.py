@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .attention_maps import AttentionMaps
+if TYPE_CHECKING:  # attention maps need torch; the torch-free ONNX runner uses Detections too
+    from .attention_maps import AttentionMaps
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,21 @@ def reduced_precision_agreement(threshold: float = 0.5) -> str:
             f"0.02 (worst IoU {worst_iou:.3f}, worst score change {worst_score:.4f})")
 
 
+def _onnx_runner(checkpoint: str):
+    """The checkpoint exported to ONNX (no self-check: the benchmark compares outputs itself) and
+    opened with the torch-free runner; None without the `export` extra."""
+    import importlib.util
+
+    if importlib.util.find_spec("onnx") is None or importlib.util.find_spec("onnxruntime") is None:
+        return None
+    from detr_core.export import ExportConfig, export_onnx
+    from detr_core.infer.onnx_runner import OnnxDetector
+
+    out = Path(checkpoint) / "model.onnx"
+    export_onnx(checkpoint, out, ExportConfig(check=False))
+    return OnnxDetector.from_file(out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
@@ -121,6 +136,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         peer.save_pretrained(tmp)
         loaded = load_checkpoint(tmp)
+        onnx_runner = _onnx_runner(tmp)
     ours = Detector(loaded.model, loaded.config, loaded.class_names, device="cpu")
     ours_bf16 = Detector(loaded.model, loaded.config, loaded.class_names, device="cpu", precision="reduced")
 
@@ -152,6 +168,12 @@ def main() -> None:
         ("ours: Detector.detect(PIL image), attention=True", _median(lambda: ours(image, attention=True), args.runs)),
         ("ours: Detector.detect(PIL image), plain, bf16 autocast", _median(lambda: ours_bf16(image), args.runs)),
     ]
+    if onnx_runner is not None:
+        onnx_out = onnx_runner(image)
+        onnx_diff = float(np.abs(onnx_out.logits - mine.logits).max())
+        rows.append(("ours: OnnxDetector.detect(PIL image), onnxruntime CPU fp32", _median(lambda: onnx_runner(image), args.runs)))
+        # onnxruntime #13808: torch after an onnxruntime run in the same process (spinning is off)
+        rows.append(("ours: Detector.detect(PIL image), plain, after onnxruntime ran", _median(lambda: ours(image), args.runs)))
     pairs = {2: _median_pair_ratio(lambda: ours(image), peer_plain, args.runs),
              3: _median_pair_ratio(lambda: ours(image, attention=True), peer_attention, args.runs)}
     peer_plain_s, peer_att_s = rows[0][1], rows[1][1]
@@ -167,6 +189,8 @@ def main() -> None:
     print(f"\nlargest difference to the peer (fp32): logits {logit_diff:.2e}, boxes {box_diff:.2e}, "
           f"last-layer cross-attention map {attn_diff:.2e}")
     print(f"reduced precision on the bundled samples (demo model): {reduced_precision_agreement()}")
+    if onnx_runner is not None:
+        print(f"onnxruntime against our Detector (fp32): logits differ by at most {onnx_diff:.2e}")
 
 
 if __name__ == "__main__":
