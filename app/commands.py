@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 _UNSET = object()
 # What the document raises for an edit it refuses (a bad box, an unknown id, a taken name).
 REFUSED = (ValueError, KeyError, IndexError, WorkbenchError)
+UNREVIEWED = "This image is no longer reviewed: it was edited (Space marks it reviewed again; undo restores it)."
 NUDGE_ID = 1  # consecutive arrow-key nudges of the same boxes merge into one undo step
 
 
@@ -59,6 +60,8 @@ class StateCommand(QUndoCommand):
             if self._old_status is _UNSET:
                 self._old_status = self.state.raw_status(self.image_id)
             self.state.set_raw_status(self.image_id, "edited")
+            if self._old_status == "reviewed":  # said, not silent (issue 17, item 10)
+                self.state.message.emit(UNREVIEWED)
         self.notify(self.selected_after_redo())
 
     def undo(self) -> None:

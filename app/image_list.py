@@ -189,7 +189,7 @@ class ImageListWidget(QWidget):
         view.setRootIsDecorated(False)
         view.setUniformRowHeights(True)  # constant-time layout for 10,000 rows
         view.setAlternatingRowColors(True)
-        view.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # long file names keep their ends
+        view.setTextElideMode(Qt.TextElideMode.ElideLeft)  # the distinguishing end of a name shows
         view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)

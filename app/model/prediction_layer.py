@@ -17,7 +17,9 @@ UNMAPPED_COLOR = QColor("#f5f5f5")  # a model class without a dataset class yet
 
 
 class ScoreTagItem(QGraphicsItem):
-    """"name 0.93" in an outlined dark tag above the box, constant size on screen."""
+    """"name 0.93" in an outlined dark tag inside the box's bottom-left corner, constant size on
+    screen: clear of the annotation's label (above its top-left corner) and never cut by the image's
+    top edge."""
 
     def __init__(self, parent: QGraphicsItem, text: str, color: QColor):
         super().__init__(parent)
@@ -56,7 +58,7 @@ class PredictionItem(QGraphicsItem):
         self._layer = layer
         self._selected = False
         self._tag = ScoreTagItem(self, f"{detection.name} {detection.score:.2f}", self._color)
-        self._tag.setPos(self._rect.topLeft())
+        self._tag.setPos(self._rect.bottomLeft())  # the tag's rectangle rises from this point
         self.setAcceptHoverEvents(True)
         self.setZValue(-self._rect.width() * self._rect.height())  # small boxes stay clickable
         self.setToolTip(f"Prediction: {detection.name}, score {detection.score:.3f}, query {detection.query}\n"
