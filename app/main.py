@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QApplication
 from .gui_gc import GuiThreadCollector
 from .icons import icon
 from .main_window import APP_NAME, MainWindow
+from .user_data import user_path
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,15 @@ def _reporter(window: MainWindow):
     return report
 
 
+def _opened_path(window: MainWindow, path: str) -> str:
+    """The bundled samples open from their per-user copy: saving never writes into the checkout."""
+    try:
+        return str(user_path(path))
+    except OSError as e:
+        window.state.message.emit(f"{e}; opening the bundled samples themselves")
+        return path
+
+
 def run_gui(argv: list[str] | None = None) -> int:
     """Open the window (and PATH, if given); returns the exit code when it closes."""
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
@@ -58,7 +68,8 @@ def run_gui(argv: list[str] | None = None) -> int:
     previous_hook, sys.excepthook = sys.excepthook, _reporter(window)
     window.show()
     if args.path:
-        QTimer.singleShot(0, lambda: window.session.open(args.path, args.image_root))
+        path = _opened_path(window, args.path)
+        QTimer.singleShot(0, lambda: window.session.open(path, args.image_root))
     else:
         QTimer.singleShot(0, window.flows.offer_startup_recovery)
     try:

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
                                QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
+from ..user_data import runs_dir
 from .command import CONFIGS, DEVICES, RESOLUTIONS, TrainOptions, cuda_device_count
 from .snapshot import DataChoice, DataPlan, plan_data
 from .training_state import run_folder_problem
@@ -36,9 +37,9 @@ def _button(text: str, slot) -> QPushButton:
 
 
 def default_run_dir(doc) -> Path:
-    base = doc.path.parent if doc.path is not None else doc.image_root
+    """A new folder in the per-user runs folder (app/user_data.py), never in the document's."""
     stem = doc.path.stem if doc.path is not None else "annotations"
-    return base / "runs" / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    return runs_dir() / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 class FineTuneDialog(QDialog):
@@ -67,7 +68,7 @@ class FineTuneDialog(QDialog):
         layout = QVBoxLayout(self)
         for group in (self.data_group, self.model_group, self.training_group):
             layout.addWidget(group)
-        layout.addWidget(QLabel("Run folder"))
+        layout.addWidget(QLabel(f"Run folder (by default in your data folder: {runs_dir()})"))
         layout.addWidget(_row(self.run_dir, _button("…", self._browse_run_dir)))
         layout.addWidget(self.problems)
         layout.addWidget(self.buttons)

@@ -17,6 +17,14 @@ def gui_thread_gc(qapp):
     collector.stop()
 
 
+@pytest.fixture(autouse=True)
+def user_data(tmp_path, monkeypatch):
+    """The per-user data folder (sample copy, runs) of app/user_data.py, inside tmp_path."""
+    folder = tmp_path / "user-data"
+    monkeypatch.setenv("DETR_WORKBENCH_DATA", str(folder))
+    return folder
+
+
 @pytest.fixture
 def dialogs(monkeypatch) -> Dialogs:
     return Dialogs(monkeypatch)
