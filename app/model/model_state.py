@@ -19,6 +19,7 @@ decision is all that changed since the last save (a rejection).
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, Signal, Slot
@@ -36,6 +37,7 @@ from .showing import HeatmapView, PredictionView
 
 DEMO_MODEL = Path(__file__).resolve().parents[2] / "resources" / "models" / "demo.pth"
 DEVICES = ("auto", "cpu", "cuda", "mps")
+_PATH = re.compile(r"(?<![\w:/])/[^\s:]+")  # an absolute path (not the path part of a URL)
 SHORT_MESSAGE = 90  # characters a status bar shows whole; a longer failure is shown whole in the panel
 __all__ = ["DEMO_MODEL", "DEVICES", "HeatmapView", "ModelState"]
 
@@ -189,8 +191,7 @@ class ModelState(QObject):
     @Slot(str)
     def _on_client_load_failed(self, message: str) -> None:
         self.error = message
-        self.state.message.emit(message if len(message) <= SHORT_MESSAGE else
-                                f"{message.split(': ')[0]} (the whole message is in the Model panel)")
+        self.state.message.emit(short_message(message))
         self.load_failed.emit(message)
         fallback, self._fallback = self._fallback, None
         if fallback:
@@ -300,6 +301,17 @@ class ModelState(QObject):
 
     def shutdown(self) -> None:
         self.client.shutdown()
+
+
+def short_message(message: str) -> str:
+    """`message` for the status bar: paths shortened to their file names, cut to SHORT_MESSAGE
+    characters at a word, pointing to the Model panel for the whole (with Copy)."""
+    short = _PATH.sub(lambda m: Path(m.group(0)).name, message)
+    if len(short) <= SHORT_MESSAGE and short == message:
+        return message
+    if len(short) > SHORT_MESSAGE:
+        short = short[:SHORT_MESSAGE].rsplit(" ", 1)[0] + "…"
+    return f"{short} (the whole message is in the Model panel)"
 
 
 def _float(value, default: float) -> float:

@@ -92,7 +92,7 @@ def test_bad_checkpoint_keeps_the_previous_model(qtbot, model_window, tmp_path, 
         QTest.mouseClick(panel.load_button, Qt.MouseButton.LeftButton)
     assert "junk.pth" in blocker.args[0] and "\n" not in blocker.args[0]
     assert messages and "junk.pth" in messages[-1]
-    assert model.info is before and "⚠" in panel.status.text()
+    assert model.info is before and "junk.pth" in panel.notice.error_text()
     with qtbot.waitSignal(model.client.detected, timeout=20_000):  # still works
         QTest.keyClick(window, Qt.Key.Key_D)
     no_config = tmp_path / "not-a-model"

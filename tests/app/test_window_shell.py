@@ -74,7 +74,7 @@ def test_status_bar_shows_position_size_zoom_and_unsaved(qtbot, window, tmp_path
     assert bar.zoom.text().endswith("%") and int(bar.zoom.text().split()[0]) > 100
 
     def hover_50_40() -> bool:  # mapped anew each time: a late relayout may re-fit the image once
-        QTest.mouseMove(window.canvas.viewport(), view_point(window, 50, 40))
+        QTest.mouseMove(window.canvas.viewport(), view_point(window, 50.5, 40.5))  # mid-pixel: any zoom
         return bar.position.text() == "x 50, y 40"
 
     qtbot.waitUntil(hover_50_40, timeout=3000)
