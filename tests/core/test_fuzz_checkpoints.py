@@ -115,7 +115,7 @@ def corruption(draw, raw: bytes) -> bytes:
     return bytes(data)
 
 
-@fuzz_settings(60)
+@fuzz_settings(40)
 @given(data=st.data())
 def test_corrupted_checkpoints_load_or_are_refused_in_one_line(seeds, worker, tmp_path_factory, data):
     name = data.draw(st.sampled_from(sorted(seeds)), label="seed")
@@ -211,7 +211,7 @@ def seed_objects(seeds, tmp_path_factory):
     return out
 
 
-@fuzz_settings(60)
+@fuzz_settings(40)
 @given(data=st.data())
 def test_wrong_layouts_load_or_are_refused_in_one_line(seed_objects, worker, tmp_path_factory, data):
     case = data.draw(wrong_layout(seed_objects), label="object")
@@ -258,7 +258,7 @@ def test_every_payload_really_runs_when_unpickled_plainly(tmp_path):
         assert marker.exists(), kind
 
 
-@fuzz_settings(60)
+@fuzz_settings(40)
 @given(data=st.data())
 def test_pickles_carrying_code_are_refused_and_never_run(seed_objects, worker, tmp_path_factory, data):
     folder = tmp_path_factory.getbasetemp() / "fuzz-code"
@@ -296,3 +296,27 @@ def test_pickles_carrying_code_are_refused_and_never_run(seed_objects, worker, t
     assert not marker.exists(), f"code in {how} pickle ran ({answer})"
     check_answer(answer, path)
     assert answer["outcome"] == "refused", answer
+
+
+# Regressions: examples the fuzzer found, kept as plain tests (fixed in model/config.py from_dict and
+# checkpoints/project.py, layout.py).
+
+@pytest.mark.parametrize("field,value,expected", [
+    ("dim_feedforward", True, "dim_feedforward must be int, got bool"),  # was TypeError in nn.Linear
+    ("nheads", 0, "nheads must be at least 1"),  # was ZeroDivisionError
+    ("enc_layers", 10**6, "enc_layers is 1000000 in the config, 2 in the weights"),  # built for minutes
+    ("hidden_dim", 10**30, "hidden_dim is 1000000000000000000000000000000 in the config, 64 in"),  # TypeError
+])
+def test_a_stored_model_config_that_does_not_fit_is_refused_in_one_line(seed_objects, tmp_path, field, value,
+                                                                        expected):
+    from detr_core.checkpoints import load_checkpoint, read_checkpoint_state
+    from detr_core.errors import CheckpointError
+
+    obj = dict(seed_objects["project.pth"])
+    obj["model_config"] = {**obj["model_config"], field: value}
+    path = tmp_path / "bad config.pth"
+    torch.save(obj, path)
+    for load in (load_checkpoint, read_checkpoint_state):
+        with pytest.raises(CheckpointError, match=expected) as info:
+            load(path)
+        assert str(path) in str(info.value) and "\n" not in str(info.value)
