@@ -148,7 +148,7 @@ def test_the_seed_file_loads(folder):
     assert len(doc.annotations) == 3 and doc.images[2]["width"] == 20 and not report.problems
 
 
-@fuzz_settings(250)
+@fuzz_settings(150)
 @given(raw=coco_bytes())
 def test_mutated_coco_files_load_or_are_refused_in_one_line(folder, worker, raw):
     path = folder / "annotations.json"

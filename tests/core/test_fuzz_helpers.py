@@ -119,7 +119,7 @@ class LoaderWorker:
     def __init__(self):
         self.proc: subprocess.Popen | None = None
         self.counts: Counter = Counter()  # (target, outcome) -> examples
-        self.seconds = 0.0  # waiting for answers, worker start-up included
+        self.seconds: Counter = Counter()  # target -> seconds waiting for answers (start-ups included)
         self.stderr = tempfile.TemporaryFile()
         self._buffer = b""
 
@@ -144,7 +144,7 @@ class LoaderWorker:
         try:
             return self._load(target, path, timeout)
         finally:
-            self.seconds += time.monotonic() - started
+            self.seconds[target] += time.monotonic() - started
 
     def _load(self, target: str, path: Path, timeout: float) -> dict:
         if self.proc is None or self.proc.poll() is not None:
@@ -193,7 +193,7 @@ class LoaderWorker:
         outcomes = {o: n for (t, o), n in sorted(self.counts.items()) if t == target}
         total = sum(outcomes.values())
         return (f"fuzz {target}: {total} files, " + ", ".join(f"{n} {o}" for o, n in outcomes.items())
-                + f"; {self.seconds:.1f} s in the worker")
+                + f"; {self.seconds[target]:.1f} s in the worker")
 
 
 _SHARED: list[LoaderWorker] = []

@@ -118,7 +118,7 @@ def test_every_seed_decodes(tmp_path):
     assert load_image(tmp_path / "progressive-exif.jpg").size == (18, 24)  # orientation 6 applied
 
 
-@fuzz_settings(200)
+@fuzz_settings(150)
 @given(case=corrupted_image())
 def test_corrupted_images_decode_or_are_refused_in_one_line(tmp_path_factory, worker, case):
     name, raw = case
