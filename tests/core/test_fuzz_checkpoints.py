@@ -320,3 +320,15 @@ def test_a_stored_model_config_that_does_not_fit_is_refused_in_one_line(seed_obj
         with pytest.raises(CheckpointError, match=expected) as info:
             load(path)
         assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_broken_pickle_is_refused_without_torch_advice_to_load_it_unsafely(tmp_path):
+    """torch's message says re-running with weights_only=False "will likely succeed": never shown."""
+    from detr_core.checkpoints import load_checkpoint
+    from detr_core.errors import CheckpointError
+
+    path = tmp_path / "broken.pth"
+    path.write_bytes(b"\x80\x02" + bytes(100))
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(path)
+    assert str(info.value) == f"not a readable PyTorch checkpoint: {path} (Unsupported operand 0)"
