@@ -182,6 +182,8 @@ def wrong_layout(draw, seeds_objects) -> Case:
     obj, steps = seeds_objects[seed], [seed]
     for _ in range(draw(st.integers(1, 3))):
         paths = [p for p in _paths(obj) if p]
+        if not paths:  # everything deleted
+            break
         path = draw(st.sampled_from(paths))
         obj, parent = _copy_path(obj, path)
         key = path[-1]

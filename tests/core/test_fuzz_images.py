@@ -20,7 +20,7 @@ from hypothesis import given, strategies as st
 from PIL import Image
 
 from detr_core.errors import ImageError
-from detr_core.images import load_image
+from detr_core.images import image_size, load_image
 
 from test_fuzz_helpers import check_answer, fuzz_settings, shared_worker
 
@@ -136,3 +136,15 @@ def test_a_header_declaring_gigapixels_is_refused_as_a_bomb(tmp_path, name):
     with pytest.raises(ImageError, match="decompression bomb|exceeds the limit") as info:
         load_image(path)
     assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_png_whose_header_chunk_is_declared_too_short_is_refused_in_one_line(tmp_path):
+    """Found by the long fuzz profile: PIL raised ValueError("Truncated IHDR chunk") from Image.open."""
+    raw = bytearray(SEEDS["gray16.png"])
+    raw[8:12] = struct.pack(">I", 5)  # IHDR length 5 instead of 13
+    path = tmp_path / "short header.png"
+    path.write_bytes(bytes(raw))
+    for read in (image_size, load_image):
+        with pytest.raises(ImageError, match="cannot open image") as info:
+            read(path)
+        assert str(info.value).startswith(f"{path}: ") and "\n" not in str(info.value)
