@@ -16,8 +16,12 @@ class ReviewConfig:
     min_score: float = 0.05  # every query at or above this class score is given to cleanlab
     confident: float = 0.8  # a prediction this sure can claim a missing box or a class swap
     usable: float = 0.5  # a same-class prediction this sure can say a box is badly placed
+    merge_iou: float = 0.7  # same-class queries this close are one object (0: off); see predictions
+    similarity_floor: float = 1e-3  # cleanlab's lowest box similarity (its data-set minimum)
+    touch_iou: float = 0.2  # a prediction overlapping a label less than this is not on it
     missing_max_quality: float = 0.5  # cleanlab overlooked score below this: "missing" finding
     badloc_max_quality: float = 0.75  # cleanlab badloc score below this: "badly placed" finding
+    badloc_min_iou: float = 0.2  # below this the prediction is about another object, not this box
     swap_max_quality: float = 0.5  # cleanlab swap score below this: "wrong class" finding
     spurious_max_support: float = 0.15  # best objectness of a query overlapping the box below this
     spurious_min_iou: float = 0.3  # a query "overlaps" a box from this IoU on (spurious check)

@@ -12,7 +12,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
-from cleanlab.object_detection.rank import (compute_badloc_box_scores, compute_overlooked_box_scores,
+from cleanlab.internal.constants import ALPHA
+from cleanlab.object_detection.rank import (_get_valid_inputs_for_compute_scores_per_image,
+                                            compute_badloc_box_scores, compute_overlooked_box_scores,
                                             compute_swap_box_scores, pool_box_scores_per_image)
 
 from ..model.matcher import HungarianMatcher
@@ -106,14 +108,24 @@ def find_issues(labels: ImageLabels, preds: ImagePredictions, class_names: list[
     """(findings, image quality in 0..1: 1 = labels look right). `class_names` [K]: the model's.
     Quality: cleanlab's per-type softmin pooling of the box scores, then their geometric mean."""
     known = np.nonzero(labels.known)[0]
-    per_class, row_query = preds.to_cleanlab(cfg.min_score)
+    per_class, row_query = preds.to_cleanlab(cfg.min_score, cfg.merge_iou)
     lab = {"bboxes": labels.boxes_xyxy[known].astype(np.float64).reshape(-1, 4), "labels": labels.classes[known]}
-    overlooked = compute_overlooked_box_scores(labels=[lab], predictions=[per_class],
-                                               high_probability_threshold=cfg.confident)[0]  # [M]
-    badloc = compute_badloc_box_scores(labels=[lab], predictions=[per_class],
-                                       low_probability_threshold=cfg.usable)[0]  # [L_known]
-    swap = compute_swap_box_scores(labels=[lab], predictions=[per_class],
-                                   high_probability_threshold=cfg.confident)[0]  # [L_known]
+    # cleanlab floors its scores at the smallest box similarity of the whole data set; a fixed
+    # floor keeps each image's scores its own (an image's own minimum can be large: one object).
+    aux = [_get_valid_inputs_for_compute_scores_per_image(ALPHA, label=lab, prediction=per_class,
+                                                          min_possible_similarity=cfg.similarity_floor)]
+    # cleanlab counts any overlap (IoU > 0) as "on that label": a prediction of an unlabelled
+    # object touching a labelled neighbour could never be missing. Overlaps below touch_iou don't
+    # count (badloc reads this matrix; overlooked recomputes it, so _touching_overlooked fills in).
+    touching = aux[0]["iou_matrix"]  # [L_known, M]
+    aux[0]["iou_matrix"] = np.where(touching >= cfg.touch_iou, touching, 0.0)
+    overlooked = compute_overlooked_box_scores(alpha=ALPHA, high_probability_threshold=cfg.confident,
+                                               auxiliary_inputs=aux)[0]  # [M]
+    badloc = compute_badloc_box_scores(alpha=ALPHA, low_probability_threshold=cfg.usable,
+                                       auxiliary_inputs=aux)[0]  # [L_known]
+    swap = compute_swap_box_scores(alpha=ALPHA, high_probability_threshold=cfg.confident,
+                                   auxiliary_inputs=aux)[0]  # [L_known]
+    overlooked = _touching_overlooked(overlooked, touching, aux[0], cfg)
     pooled = [float(pool_box_scores_per_image([s])[0]) for s in (overlooked, badloc, swap)]
     quality = float(np.exp(np.mean(np.log(1e-6 + np.array(pooled)))))
 
@@ -138,7 +150,7 @@ def find_issues(labels: ImageLabels, preds: ImagePredictions, class_names: list[
                                         model_class=model_class, model_score=float(preds.scores[q]),
                                         iou=float(ious[i, q]), **(extras or queries.about(q))))
         if badloc[j] < cfg.badloc_max_quality:
-            same = np.nonzero((names == k) & (preds.scores > cfg.usable) & (ious[i] > 0))[0]
+            same = np.nonzero((names == k) & (preds.scores > cfg.usable) & (ious[i] >= cfg.badloc_min_iou))[0]
             if len(same):
                 q = int(same[np.argmax(ious[i, same])])
                 findings.append(Finding("badly_placed", f"edges off: best prediction IoU {ious[i, q]:.2f}",
@@ -153,6 +165,21 @@ def find_issues(labels: ImageLabels, preds: ImagePredictions, class_names: list[
     findings += _missing(labels, preds, overlooked, row_query, class_names, cfg, queries)
     findings.sort(key=lambda f: -f.score)
     return findings, quality
+
+
+def _touching_overlooked(overlooked: np.ndarray, touching: np.ndarray, aux: dict,
+                         cfg: ReviewConfig) -> np.ndarray:
+    """cleanlab's overlooked score, by its own rule, for the confident predictions it skipped
+    only because they touch a label at IoU below touch_iou: the similarity to the closest label
+    of their class, or floor x (1 - p) when there is none."""
+    out = overlooked.copy()
+    sim, lab_k = aux["similarity_matrix"], aux["lab_labels"]  # [L, M], [L]
+    pred_k, pred_p = aux["pred_labels"], aux["pred_label_probs"]  # [M], [M]
+    for m in range(len(out)):
+        if np.isnan(out[m]) and pred_p[m] >= cfg.confident and touching[:, m].max(initial=0.0) < cfg.touch_iou:
+            same = sim[lab_k == pred_k[m], m]
+            out[m] = same.max() if len(same) else cfg.similarity_floor * (1.0 - pred_p[m])
+    return out
 
 
 def _missing(labels: ImageLabels, preds: ImagePredictions, overlooked: np.ndarray, row_query: np.ndarray,

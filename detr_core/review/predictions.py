@@ -80,15 +80,34 @@ class ImagePredictions:
         boxes = np.asarray(self.layer_boxes_cxcywh, dtype=np.float64)
         return np.abs(boxes[:-1] - boxes[-1]).mean(-1).mean(0)
 
-    def to_cleanlab(self, min_score: float) -> tuple[list[np.ndarray], np.ndarray]:
+    def to_cleanlab(self, min_score: float, merge_iou: float = 0.0) -> tuple[list[np.ndarray], np.ndarray]:
         """cleanlab's prediction format: a list over the K classes of [M_k, 5] arrays
         (x1, y1, x2, y2 pixels, p), every query's argmax class with p >= min_score; and [M] the
-        query of each row, in the order cleanlab concatenates them (class by class)."""
+        query of each row, in the order cleanlab concatenates them (class by class).
+
+        merge_iou > 0: same-class queries whose boxes overlap the class's more certain query at
+        IoU >= merge_iou are one object, given the best query's box and the probability that at
+        least one of them is right, 1 - prod(1 - p) (a DETR still learning splits an object's
+        probability over duplicate queries: 0.74 and 0.76 on one cross)."""
+        from .boxes import iou_matrix
+
         labels, scores = self.labels, self.scores
         per_class, queries = [], []
         for k in range(self.num_classes):
             q = np.nonzero((labels == k) & (scores >= min_score))[0]
             q = q[np.argsort(-scores[q], kind="stable")]
-            per_class.append(np.concatenate([self.boxes_xyxy[q], scores[q, None]], 1).reshape(-1, 5))
+            p = scores[q].copy()
+            if merge_iou > 0 and len(q) > 1:
+                ious = iou_matrix(self.boxes_xyxy[q], self.boxes_xyxy[q])
+                keep, taken = [], np.zeros(len(q), bool)
+                for i in range(len(q)):
+                    if taken[i]:
+                        continue
+                    group = np.nonzero(~taken & (ious[i] >= merge_iou))[0]
+                    taken[group] = True
+                    p[i] = 1.0 - np.prod(1.0 - scores[q[group]])
+                    keep.append(i)
+                q, p = q[keep], p[keep]
+            per_class.append(np.concatenate([self.boxes_xyxy[q], p[:, None]], 1).reshape(-1, 5))
             queries.append(q)
         return per_class, np.concatenate(queries).astype(np.int64)
