@@ -9,26 +9,58 @@ extras, one image), labelled.py / unlabelled.py (generators over images, for a b
 worker), queue.py (the ranked queue and findings.json), honesty.py (in- or out-of-sample),
 crossfit.py (K fold models, honest scores), loop.py (what the user did with the pre-labels),
 inject.py / measure.py (known mistakes and how well a queue finds them). Qt-free.
-"""
-from .api import review_labelled, review_unlabelled
-from .config import ReviewConfig
-from .crossfit import iter_crossfit, make_folds, train_fold_models
-from .findings import KINDS, Finding, find_issues, matched_queries
-from .honesty import Honesty, check_honesty
-from .inject import Mistake, inject_mistakes
-from .labelled import iter_labelled, score_image
-from .labels import ClassMapping, ImageLabels, labels_by_image
-from .loop import LoopStats, measure_loop, read_loop_stats, write_loop_stats
-from .measure import RankQuality, rank_quality, reason_accuracy
-from .predictions import ImagePredictions
-from .queue import ImageReview, ReviewQueue
-from .unlabelled import iter_unlabelled, spread_near_duplicates, uncertainty_terms
 
-__all__ = [
-    "ClassMapping", "Finding", "Honesty", "ImageLabels", "ImagePredictions", "ImageReview", "KINDS",
-    "LoopStats", "Mistake", "RankQuality", "ReviewConfig", "ReviewQueue", "check_honesty", "find_issues",
-    "inject_mistakes", "iter_crossfit", "iter_labelled", "iter_unlabelled", "labels_by_image", "make_folds",
-    "matched_queries", "measure_loop", "rank_quality", "read_loop_stats", "reason_accuracy",
-    "review_labelled", "review_unlabelled", "score_image", "spread_near_duplicates", "train_fold_models",
-    "uncertainty_terms", "write_loop_stats",
-]
+Names are imported on first use (cleanlab, which findings.py needs, takes a while to import).
+"""
+from __future__ import annotations
+
+import importlib
+
+_WHERE = {
+    "review_labelled": "api",
+    "review_unlabelled": "api",
+    "ReviewConfig": "config",
+    "iter_crossfit": "crossfit",
+    "make_folds": "crossfit",
+    "train_fold_models": "crossfit",
+    "KINDS": "findings",
+    "Finding": "findings",
+    "find_issues": "findings",
+    "matched_queries": "findings",
+    "Honesty": "honesty",
+    "check_honesty": "honesty",
+    "Mistake": "inject",
+    "inject_mistakes": "inject",
+    "iter_labelled": "labelled",
+    "score_image": "labelled",
+    "ClassMapping": "labels",
+    "ImageLabels": "labels",
+    "labels_by_image": "labels",
+    "LoopStats": "loop",
+    "measure_loop": "loop",
+    "read_loop_stats": "loop",
+    "write_loop_stats": "loop",
+    "RankQuality": "measure",
+    "rank_quality": "measure",
+    "reason_accuracy": "measure",
+    "ImagePredictions": "predictions",
+    "ImageReview": "queue",
+    "ReviewQueue": "queue",
+    "iter_unlabelled": "unlabelled",
+    "spread_near_duplicates": "unlabelled",
+    "uncertainty_terms": "unlabelled",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'detr_core.review' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
