@@ -32,7 +32,8 @@ class ClassMapping:
               model_category_ids: Sequence[int] | None = None) -> "ClassMapping":
         """model_names [K]; categories: the file's COCO categories; model_category_ids [K] or None."""
         by_id = {int(c["id"]): str(c["name"]) for c in categories}
-        if model_category_ids and len(model_category_ids) == len(model_names) and all(
+        shared = [int(cid) for cid in (model_category_ids or []) if int(cid) in by_id]
+        if shared and len(model_category_ids) == len(model_names) and all(
                 _key(by_id.get(int(cid), "")) == _key(name)
                 for cid, name in zip(model_category_ids, model_names) if int(cid) in by_id):
             to_model = {int(cid): k for k, cid in enumerate(model_category_ids) if int(cid) in by_id}

@@ -19,7 +19,8 @@ def preds(objects, queries: int = 10, layers: int = 0) -> ImagePredictions:
     probs[:, -1] = 0.99
     boxes = np.tile([0.05, 0.05, 0.02, 0.02], (queries, 1)).astype(np.float64)  # tiny, in a corner
     for q, (k, p, (x0, y0, x1, y1)) in enumerate(objects):
-        probs[q] = (1 - p) / K
+        probs[q] = (1 - p) * 0.1 / (K - 1)  # the rest mostly "no object"
+        probs[q, -1] = (1 - p) * 0.9
         probs[q, k] = p
         boxes[q] = [(x0 + x1) / 2 / W, (y0 + y1) / 2 / H, (x1 - x0) / W, (y1 - y0) / H]
     cx, cy, w, h = boxes.T
