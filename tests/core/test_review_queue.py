@@ -174,3 +174,13 @@ def test_injected_mistakes_are_where_they_say_and_measured():
     assert (top20.images, top20.precision, top20.recall) == (4, 1.0, 1.0)
     assert reason_accuracy(ranked, mistakes) == {k: (1, 1) for k in names}
     assert rank_quality(ranked[::-1], mistakes, (0.2,))[0].recall == 0.0
+
+
+def test_the_review_imports_no_qt():
+    import subprocess
+    import sys
+
+    code = ("import sys, detr_core.review.api, detr_core.review.findings, detr_core.cli.review; "
+            "print([m for m in ('PySide6', 'pyqtgraph', 'app') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
