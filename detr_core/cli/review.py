@@ -36,6 +36,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--top", type=int, default=10, help="show this many images on stderr (default 10)")
+    p.add_argument("--jsonl", action="store_true",
+                   help="also stream each image's review on stdout as it arrives, one JSON object a line "
+                        "({\"type\": \"image\", ...}; last {\"type\": \"done\", \"counts\": ...}), for a GUI")
     p.set_defaults(func=run)
 
 
@@ -85,20 +88,34 @@ def run(args: argparse.Namespace) -> int:
         bar.n = done
         bar.refresh()
 
-    common = dict(cfg=cfg, device=args.device, batch_size=args.batch_size, on_progress=progress)
+    stream = _stream if args.jsonl else None
+    common = dict(cfg=cfg, device=args.device, batch_size=args.batch_size, on_progress=progress, on_image=stream)
     if args.folds is not None:
-        queue = _crossfit(args, cfg, progress)
+        queue = _crossfit(args, cfg, progress, stream)
     elif args.json is not None:
         queue = api.review_labelled(args.checkpoint, args.json, args.images, **common)
     else:
         queue = api.review_unlabelled(args.checkpoint, args.images, previous=args.previous, **common)
     bar.close()
     queue.write(args.out)
+    if args.jsonl:
+        _emit({"type": "done", "counts": queue.counts(), "out": str(args.out)})
     _summary(queue, args)
     return 1 if queue.failed else 0
 
 
-def _crossfit(args, cfg, progress):
+def _emit(event: dict) -> None:
+    import json
+
+    sys.stdout.write(json.dumps(event) + "\n")
+    sys.stdout.flush()
+
+
+def _stream(review) -> None:
+    _emit({"type": "image", **review.to_dict()})
+
+
+def _crossfit(args, cfg, progress, stream):
     from ..coco.io import read_coco
     from ..errors import DatasetError, WorkbenchError
     from ..review import crossfit
@@ -121,6 +138,8 @@ def _crossfit(args, cfg, progress):
     for review in crossfit.iter_crossfit(loaded.data, loaded.image_root, folds, models, cfg, device=args.device,
                                          batch_size=args.batch_size, on_progress=progress):
         queue.add(review)
+        if stream:
+            stream(review)
     from ..infer.detector import Detector
 
     first = Detector.from_checkpoint(models[0], device="cpu")

@@ -111,8 +111,13 @@ def test_cli_labelled_review_lists_a_broken_image_and_maps_classes(synthetic, tm
     path.write_text(json.dumps(coco))
     out = tmp_path / "findings.json"
     code = main(["review", "--checkpoint", str(DEMO), "--json", str(path), "--out", str(out), "--device", "cpu",
-                 "--set", "confident=0.85"])
-    err = capsys.readouterr().err
+                 "--set", "confident=0.85", "--jsonl", "--batch-size", "2"])
+    captured = capsys.readouterr()
+    err = captured.err
+    events = [json.loads(line) for line in captured.out.splitlines()]
+    assert [e["type"] for e in events] == ["image"] * 5 + ["done"]  # streamed as they arrive, in file order
+    assert [e["file_name"] for e in events[:5]] == [im["file_name"] for im in coco["images"]]
+    assert events[-1]["counts"]["failed"] == 1
     assert code == 1  # one image could not be read
     data = json.loads(out.read_text())
     assert data["kind"] == "labelled" and data["config"]["confident"] == 0.85
