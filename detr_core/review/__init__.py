@@ -27,6 +27,8 @@ _WHERE = {
     "Finding": "findings",
     "find_issues": "findings",
     "matched_queries": "findings",
+    "QueryExplanation": "explain",
+    "explain": "explain",
     "Honesty": "honesty",
     "check_honesty": "honesty",
     "Mistake": "inject",

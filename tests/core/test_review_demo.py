@@ -183,3 +183,24 @@ def test_cli_cross_fitted_review_trains_a_tiny_model_per_fold(synthetic, tmp_pat
     held = [{im["file_name"] for im in json.loads((tmp_path / "findings_folds" / f"fold_{f}" / "train.json")
                                                   .read_text())["images"]} for f in (0, 1)]
     assert not held[0] & held[1]  # each fold trains on the other's images
+
+
+def test_explain_shows_the_query_behind_a_missing_box(detector, synthetic):
+    from detr_core.review import explain
+
+    coco = json.loads((synthetic / "annotations.json").read_text())
+    coco["images"] = coco["images"][:1]
+    removed = next(a for a in coco["annotations"] if a["image_id"] == coco["images"][0]["id"])
+    coco["annotations"] = [a for a in coco["annotations"] if a is not removed]
+    review = next(iter_labelled(detector, coco, synthetic / "images"))
+    finding = next(f for f in review.findings if f.kind == "missing")
+    why = explain(detector, synthetic / "images" / review.file_name, finding)
+    assert why.query == finding.query
+    assert why.distribution[0] == (finding.model_class, pytest.approx(finding.model_score, abs=1e-4))
+    assert len(why.distribution) == detector.config.num_classes + 1
+    assert len(why.layer_classes) == detector.config.dec_layers and why.layer_classes[-1] == finding.model_class
+    np.testing.assert_allclose(why.layer_boxes_xyxy[-1], finding.model_box, atol=0.02)
+    x0, y0, x1, y1 = (int(round(v)) for v in finding.model_box)
+    inside = why.attention[max(y0, 0):y1, max(x0, 0):x1].sum()
+    share = (x1 - x0) * (y1 - y0) / why.attention.size
+    assert why.attention.sum() == pytest.approx(1.0) and inside > 2 * share  # it looked at the object
