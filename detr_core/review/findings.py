@@ -141,7 +141,9 @@ def find_issues(labels: ImageLabels, preds: ImagePredictions, class_names: list[
                     label_class=class_names[k])
         extras = queries.about(int(matched[i]))
         if swap[j] < cfg.swap_max_quality and base["annotation_id"] not in paired:
-            other = np.nonzero((names != k) & (preds.scores > cfg.confident))[0]
+            # the fix: the other-class query on this box (cleanlab saw duplicates merged, so a
+            # query itself may be below `confident`; it must be usable and on the box)
+            other = np.nonzero((names != k) & (preds.scores > cfg.usable) & (ious[i] >= cfg.touch_iou))[0]
             if len(other):
                 q = int(other[np.argmax(ious[i, other])])
                 model_class = class_names[int(names[q])]
