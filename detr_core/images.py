@@ -7,6 +7,7 @@ the image is converted to 8-bit RGB.
 from __future__ import annotations
 
 import os
+import struct
 import warnings
 from pathlib import Path
 
@@ -51,7 +52,7 @@ def _open(path: Path, max_pixels: int) -> Image.Image:
         raise ImageError(f"{path}: image too large to decode safely (decompression bomb?)") from None
     except UnidentifiedImageError:
         raise ImageError(f"{path}: not an image file, or a format that cannot be read") from None
-    except OSError as e:
+    except (OSError, ValueError, SyntaxError, EOFError, struct.error) as e:  # a broken header
         raise ImageError(f"{path}: cannot open image ({e})") from None
     width, height = image.size
     if width <= 0 or height <= 0:
@@ -118,7 +119,7 @@ def load_image(path: str | os.PathLike, *, max_pixels: int = MAX_PIXELS) -> Imag
                 rgb = image.copy()  # detach from the file handle closed by `with`
     except ImageError:
         raise
-    except (OSError, SyntaxError, ValueError) as e:
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error) as e:
         raise ImageError(f"{path}: corrupt or truncated image ({e})") from None
     return rgb
 

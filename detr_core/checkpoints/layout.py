@@ -127,6 +127,28 @@ def infer_config_fields(state_dict: dict[str, Tensor], path: Path | str) -> dict
     }
 
 
+def _shape(state_dict: dict[str, Tensor], key: str, dim: int) -> int | None:
+    tensor = state_dict.get(key)
+    return int(tensor.shape[dim]) if isinstance(tensor, Tensor) and tensor.dim() == 2 else None
+
+
+def check_config_fits(config, state_dict: dict[str, Tensor], path: Path | str) -> None:
+    """A stored config must agree with the sizes its weights show, before anything is built from it
+    (a config asking for a million layers or a width of 10**30 is refused, not built)."""
+    shown = {
+        "enc_layers": _count_layers(state_dict, "encoder"),
+        "dec_layers": _count_layers(state_dict, "decoder"),
+        "num_queries": _shape(state_dict, "query_embed.weight", 0),
+        "hidden_dim": _shape(state_dict, "query_embed.weight", 1),
+        "num_classes": (lambda k: None if k is None else k - 1)(_shape(state_dict, "class_embed.weight", 0)),
+        "dim_feedforward": _shape(state_dict, "transformer.decoder.layers.0.linear1.weight", 0),
+    }
+    for name, found in shown.items():
+        if found is not None and getattr(config, name) != found:
+            raise CheckpointError(f"the model configuration in {path} does not fit its weights: {name} is "
+                                  f"{getattr(config, name)} in the config, {found} in the weights")
+
+
 def make_config(fields: dict[str, Any], path: Path | str):
     """ModelConfig(**fields), its ValueError turned into a CheckpointError naming the file."""
     from ..model.config import ModelConfig

@@ -27,7 +27,7 @@ from .hf_folder import is_hf_folder, parse_hf_folder
 from .layout import Parsed, check_state_dict, drop_batch_counters, is_huggingface
 from .official import describe_non_checkpoint, is_state_dict, parse_official
 from .project import is_project, parse_project
-from .safe_load import check_readable, safetensors_load, torch_load
+from .safe_load import _first_line, check_readable, safetensors_load, torch_load
 
 _HF_WEIGHT_NAMES = ("model.safetensors", "pytorch_model.bin", "config.json", "model.safetensors.index.json")
 
@@ -92,8 +92,11 @@ def _parse(source: str | os.PathLike, map_location: Any, dilation: bool | None) 
 def _build_with(config: ModelConfig, state_dict: dict[str, Tensor], where: str) -> DETR:
     """The model of `config` holding exactly `state_dict` (strict), in eval mode. It is built on the
     meta device and the loaded tensors are assigned, so no time goes into random initialisation."""
-    with torch.device("meta"):
-        model = build(config)
+    try:
+        with torch.device("meta"):
+            model = build(config)
+    except (RuntimeError, TypeError, OverflowError, MemoryError) as e:  # sizes no model can have
+        raise CheckpointError(f"cannot build the model configured in {where}: {_first_line(e)}") from None
     check_state_dict(state_dict, model.state_dict(), where)
     expected = model.state_dict()
     state_dict = {k: v.to(expected[k].dtype) for k, v in state_dict.items()}  # e.g. fp16 files

@@ -25,7 +25,7 @@ from ..atomic import atomic_write
 from ..model.config import ModelConfig
 from ..model.detr import build
 from ..errors import CheckpointError
-from .layout import Parsed, check_state_dict
+from .layout import Parsed, check_config_fits, check_state_dict
 from .official import is_state_dict
 from .safe_load import torch_load
 
@@ -105,7 +105,12 @@ def read_checkpoint_state(path: str | os.PathLike) -> dict:
     obj = torch_load(path)
     if not is_project(obj):
         raise CheckpointError(f"not a DETR Workbench checkpoint (no training state to resume): {path}")
-    _check_version(obj, path)
+    parsed = parse_project(obj, path)  # config, class names and weights checked before use
+    with torch.device("meta"):
+        expected = build(parsed.config).state_dict()
+    check_state_dict(parsed.state_dict, expected, path)
+    if not isinstance(obj.get("state", {}), dict):
+        raise CheckpointError(f"malformed DETR Workbench checkpoint {path}: 'state' is not a dict")
     return obj
 
 
@@ -126,10 +131,11 @@ def parse_project(obj: dict, path: Path) -> Parsed:
     except (TypeError, ValueError) as e:
         raise CheckpointError(f"malformed DETR Workbench checkpoint {path}: model_config: {e}") from None
     names = obj["class_names"]
+    if not is_state_dict(obj["model"]):
+        raise CheckpointError(f"malformed DETR Workbench checkpoint {path}: 'model' is not a state dict")
+    check_config_fits(config, obj["model"], path)
     if len(names) != config.num_classes or not all(isinstance(n, str) for n in names):
         raise CheckpointError(f"malformed DETR Workbench checkpoint {path}: {len(names)} class names "
                               f"for {config.num_classes} classes")
-    if not is_state_dict(obj["model"]):
-        raise CheckpointError(f"malformed DETR Workbench checkpoint {path}: 'model' is not a state dict")
     return Parsed(state_dict=obj["model"], config=config, class_names=list(names), kind="project",
                   what="DETR Workbench checkpoint", metadata=dict(obj.get("metadata", {})))

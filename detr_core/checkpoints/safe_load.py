@@ -83,7 +83,7 @@ def torch_load(path: str | os.PathLike, map_location: Any = "cpu") -> Any:
             raise CheckpointError(
                 f"refused to load {path}: unpickling it would run code ({found.group(1)}); only "
                 f"tensors and plain data are accepted") from None
-        raise CheckpointError(f"not a readable PyTorch checkpoint: {path} ({_first_line(e)})") from None
+        raise CheckpointError(f"not a readable PyTorch checkpoint: {path} ({_unpickler_reason(e)})") from None
     except OSError as e:
         raise CheckpointError(f"cannot read {path}: {e.strerror or _first_line(e)}") from None
     except Exception as e:  # noqa: BLE001 - unpickling foreign bytes can fail with any error type
@@ -104,6 +104,16 @@ def safetensors_load(path: str | os.PathLike, device: str = "cpu") -> dict[str, 
         return {k: v.clone() for k, v in load_file(path, device=device).items()}
     except (SafetensorError, ValueError, OSError) as e:
         raise CheckpointError(f"not a readable safetensors file: {path} ({_first_line(e)})") from None
+
+
+_UNPICKLER_ERROR = re.compile(r"WeightsUnpickler error:\s*(.+?)\s*(?:\n\n|$)", re.S)
+
+
+def _unpickler_reason(e: BaseException) -> str:
+    """What torch's weights-only unpickler found wrong, without its advice to load the file with
+    weights_only=False (which would run any code in it)."""
+    found = _UNPICKLER_ERROR.search(str(e))
+    return found.group(1).splitlines()[0][:200] if found else _first_line(e)
 
 
 def _first_line(e: BaseException) -> str:

@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "train": "detr_core.cli.train",
     "eval": "detr_core.cli.evaluate",
     "compare": "detr_core.cli.compare",
+    "review": "detr_core.cli.review",
 }
 
 

@@ -13,6 +13,7 @@ import json
 import os
 import secrets
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,6 +142,11 @@ def read_json(path: Path) -> tuple[object, JsonFormat, DiskState]:
                            f"{e.msg}") from None
     except RecursionError:
         raise DatasetError(f"{path}: JSON nested too deeply to read") from None
+    except ValueError as e:  # Python refuses integers of more than 4300 digits (CVE-2020-10735)
+        if "digits" not in str(e):
+            raise
+        raise DatasetError(f"{path}: malformed JSON: a number with too many digits (more than "
+                           f"{sys.get_int_max_str_digits()})") from None
     state = DiskState(st.st_size, st.st_mtime_ns, hashlib.sha256(raw).hexdigest())
     return data, JsonFormat.detect(text), state
 

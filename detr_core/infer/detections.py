@@ -34,6 +34,9 @@ class Detections:
     attention: AttentionMaps | None = None
     source: str | None = None  # file the image came from, if any
     query: np.ndarray = field(default=None)  # [Q] int64 query indices
+    # With Detector.detect(layers=True): every decoder layer's outputs, the last layer last.
+    layer_logits: np.ndarray | None = None  # [L, Q, K+1] float32
+    layer_boxes_cxcywh: np.ndarray | None = None  # [L, Q, 4] float32, normalised to the image
 
     def __post_init__(self) -> None:
         if self.query is None:

@@ -65,20 +65,22 @@ class Detector:
                    category_ids=loaded.metadata.get("category_ids"))
 
     def __call__(self, images: ImageInput | Sequence[ImageInput], *,
-                 attention: bool | str = False) -> Detections | list[Detections]:
-        return self.detect(images, attention=attention)
+                 attention: bool | str = False, layers: bool = False) -> Detections | list[Detections]:
+        return self.detect(images, attention=attention, layers=layers)
 
     def detect(self, images: ImageInput | Sequence[ImageInput], *,
-               attention: bool | str = False) -> Detections | list[Detections]:
+               attention: bool | str = False, layers: bool = False) -> Detections | list[Detections]:
         """One image (PIL image or path) -> Detections; a list -> a list of Detections.
 
         attention: False (fastest), True / "last" (last decoder layer's cross-attention and last
         encoder layer's self-attention, averaged over heads), or "all" (also every layer and head).
+        layers: also every decoder layer's class logits and boxes (Detections.layer_logits,
+        .layer_boxes_cxcywh), from the auxiliary heads the model already has.
         Raises ImageError (naming the file) for an image that cannot be read."""
         single = isinstance(images, (Image.Image, str, os.PathLike))
         batch = [images] if single else list(images)
         loaded = [self._load(item) for item in batch]
-        results = self._run([image for image, _ in loaded], attention)
+        results = self._run([image for image, _ in loaded], attention, layers)
         for result, (_, source) in zip(results, loaded):
             result.source = source
         return results[0] if single else results
@@ -90,7 +92,8 @@ class Detector:
         return load_image(item), str(Path(item))
 
     @torch.inference_mode()
-    def _run(self, images: list[Image.Image], attention: bool | str) -> list[Detections]:
+    def _run(self, images: list[Image.Image], attention: bool | str,
+             layers: bool = False) -> list[Detections]:
         model = self.model
         inputs = [preprocess(image, self.min_size, self.max_size) for image in images]  # [3, h, w]
         with autocast(self.device, self.autocast_dtype):
@@ -102,18 +105,26 @@ class Detector:
                 spec = "all" if everything else "last"
                 with capture_attention(model.transformer, decoder=spec, encoder=spec,
                                        per_head=everything) as captured:
-                    out = model.forward_features(feats, feature_mask, pos, aux=False)
+                    out = model.forward_features(feats, feature_mask, pos, aux=layers)
             else:
                 captured = None
-                out = model.forward_features(feats, feature_mask, pos, aux=False)
+                out = model.forward_features(feats, feature_mask, pos, aux=layers)
         logits = out["pred_logits"].float().cpu()  # [B, Q, K+1]
         boxes = out["pred_boxes"].float().cpu()  # [B, Q, 4] cxcywh in [0, 1]
+        if layers:  # [L, B, Q, K+1] and [L, B, Q, 4]: every decoder layer, the last one last
+            layer_logits = torch.stack([a["pred_logits"].float().cpu() for a in out["aux_outputs"]]
+                                       + [logits])
+            layer_boxes = torch.stack([a["pred_boxes"].float().cpu() for a in out["aux_outputs"]] + [boxes])
         results = []
         for b, (image, x, f) in enumerate(zip(images, inputs, features)):
             maps = _attention_for(captured, b, f.shape[-2:], feature_mask.shape[-2:], image.size,
                                   tuple(x.shape[-2:]), self.config.stride) if captured else None
-            results.append(_postprocess(logits[b], boxes[b], image.size, tuple(x.shape[-2:]),
-                                        self.class_names, maps))
+            result = _postprocess(logits[b], boxes[b], image.size, tuple(x.shape[-2:]),
+                                  self.class_names, maps)
+            if layers:
+                result.layer_logits = layer_logits[:, b].numpy()
+                result.layer_boxes_cxcywh = layer_boxes[:, b].numpy()
+            results.append(result)
         return results
 
     def _to_device(self, x: Tensor) -> Tensor:

@@ -36,6 +36,8 @@ class ModelConfig:
             raise ValueError(f"backbone_stages must be 3 or 4, got {self.backbone_stages}")
         if self.dilation and self.backbone_stages != 4:
             raise ValueError("dilation (DC5) dilates layer4, which backbone_stages=3 leaves out")
+        if self.nheads < 1:
+            raise ValueError(f"nheads must be at least 1, got {self.nheads}")
         if self.hidden_dim % self.nheads:
             raise ValueError(f"hidden_dim {self.hidden_dim} is not divisible by nheads {self.nheads}")
         if self.hidden_dim % 2:
@@ -64,10 +66,15 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
+        fields = {f.name: type(f.default) for f in dataclasses.fields(cls)}
+        unknown = sorted(map(str, set(data) - set(fields)))
         if unknown:
             raise ValueError(f"unknown model config keys: {', '.join(unknown)}")
+        for name, value in data.items():  # from a file: the types too (a bool is not an int)
+            kind = fields[name]
+            ok = type(value) is kind or (kind is float and type(value) is int)
+            if not ok:
+                raise ValueError(f"{name} must be {kind.__name__}, got {type(value).__name__} {value!r:.40}")
         return cls(**data)
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from torch import nn
 
+from ..errors import CheckpointError
 from ..model.config import ModelConfig
 from ..data.classes import ClassMap
 from .config import TrainConfig
@@ -27,6 +28,20 @@ BEST = "best.pth"
 METRICS = "metrics.jsonl"
 RUN_JSON = "run.json"
 RUN_FILES = (CHECKPOINT, MODEL, BEST, METRICS, RUN_JSON)
+
+
+def remove_stale_temporaries(run_dir: Path) -> list[Path]:
+    """Delete the temporary files of atomic writes that a killed run left in `run_dir` (a SIGKILL
+    mid-checkpoint leaves `.checkpoint.pth.XXXX.tmp`, as large as a checkpoint); return them."""
+    removed = []
+    for name in RUN_FILES:
+        for path in Path(run_dir).glob(f".{name}.*.tmp"):
+            try:
+                path.unlink()
+                removed.append(path)
+            except FileNotFoundError:
+                pass
+    return removed
 
 
 class RunFiles:
@@ -56,6 +71,9 @@ class RunFiles:
         from ..checkpoints import save_checkpoint
 
         path = self.run_dir / name
+        if not self.run_dir.is_dir():  # never re-create it: whoever deleted it meant it
+            raise CheckpointError(f"{self.run_dir}: run folder was deleted while the job ran; "
+                                  f"{name} not saved, the job stops")
         save_checkpoint(path, model, self.model_config, self.class_names,
                         metadata=self.metadata(epoch, step, metrics), state=state)
         return path

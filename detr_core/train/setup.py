@@ -18,7 +18,7 @@ from ..model.detr import DETR, build
 from .engine import TrainData
 from ..errors import CheckpointError, WorkbenchError
 from .finetune import calibrate_frozen_batchnorm, transfer_to_classes
-from .run_files import CHECKPOINT, RUN_FILES
+from .run_files import CHECKPOINT, RUN_FILES, remove_stale_temporaries
 
 
 class RunDirError(WorkbenchError):
@@ -34,12 +34,15 @@ def prepare_run_dir(out: Path, *, resume: bool, overwrite: bool, main: bool) -> 
     if resume:
         if not (out / CHECKPOINT).is_file():
             raise RunDirError(f"{out}: nothing to resume (no {CHECKPOINT}); start a new run without --resume")
+        if main:
+            remove_stale_temporaries(out)  # left by a run that was killed while writing
         return
     if exists and not overwrite:
         raise RunDirError(f"{out}: run folder exists; use --resume to continue it or --overwrite to start again")
     if main:
         out.mkdir(parents=True, exist_ok=True)
         if overwrite:
+            remove_stale_temporaries(out)
             for name in RUN_FILES:
                 path = out / name
                 if path.is_dir():
