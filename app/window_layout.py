@@ -12,10 +12,10 @@ from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QDockWidget, QFrame, QMainWindow, QScrollArea, QStyle, QWidget
 
-DEFAULT_SIZE = (1400, 900)  # on a screen with room for it
+DEFAULT_SIZE = (1600, 1000)  # on a screen with room for it
 TITLE_BAR = 40  # left for the window manager's frame above the window
-TABBED_BELOW = 860  # a shorter window shows Classes and Attention as tabs of one dock
-BOTTOM_SHARE = 0.34  # of the window's height, for the Training / Compare docks
+TABBED_BELOW = 1200  # a shorter window shows Classes and Attention as tabs of one dock
+BOTTOM_SHARE = 0.3  # of the window's height, for the Training / Compare docks
 MAX_MIN_WIDTH = 360  # a panel wider than this at its minimum scrolls sideways in its dock
 SIDE_WIDTHS = {Qt.DockWidgetArea.LeftDockWidgetArea: 260, Qt.DockWidgetArea.RightDockWidgetArea: 380}
 

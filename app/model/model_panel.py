@@ -87,6 +87,7 @@ class ModelPanelWidget(QWidget):
         menu.addAction("Hugging Face folder…", self.browse_folder)
         browse.setMenu(menu)
         browse.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        browse.setMinimumWidth(browse.fontMetrics().horizontalAdvance("…") + 26)  # the glyph and the arrow
         self.load_button = QPushButton("Load")
         self.load_button.clicked.connect(self.load_chosen)
         row = QHBoxLayout()
