@@ -26,8 +26,11 @@ class QueryTableModel(QAbstractTableModel):
         self.rows = []
         if detections is not None:
             names = detections.names
-            for i in range(len(detections)):
+            width, height = detections.image_size
+            for i in range(len(detections)):  # the box as it is drawn: inside the image, never negative
                 x0, y0, x1, y1 = (float(v) for v in detections.boxes_xyxy[i])
+                x0, x1 = min(max(x0, 0.0), width), min(max(x1, 0.0), width)
+                y0, y1 = min(max(y0, 0.0), height), min(max(y1, 0.0), height)
                 query = int(detections.query[i])
                 self.rows.append((query, names[i], float(detections.scores[i]), (x0, y0, x1 - x0, y1 - y0),
                                   self.model_state.prediction_view.query_status(query)))

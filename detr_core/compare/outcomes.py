@@ -25,7 +25,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 ERROR_TYPES = ("localisation", "classification", "duplicate", "both", "background", "missed")
 LABEL_OUTCOMES = ("fixed", "broke", "kept", "missed")
@@ -119,6 +118,8 @@ def pair(a: Boxes, b: Boxes, pair_iou: float) -> list[tuple[int, int, float]]:
     ious = box_iou(a.xyxy, b.xyxy)
     if not ious.size:
         return []
+    from scipy.optimize import linear_sum_assignment  # here: scipy.optimize costs the window's start a second
+
     rows, cols = linear_sum_assignment(-ious)
     return [(int(r), int(c), float(ious[r, c])) for r, c in zip(rows, cols) if ious[r, c] >= pair_iou]
 

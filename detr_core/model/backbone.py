@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import torch
-import torchvision
 from torch import Tensor, nn
-from torchvision.models._utils import IntermediateLayerGetter
 
 from .config import ModelConfig
 from .position_encoding import PositionEmbeddingSine
@@ -48,6 +46,11 @@ class Backbone(nn.Module):
 
     def __init__(self, name: str, dilation: bool, train_backbone: bool = True, stages: int = 4):
         super().__init__()
+        # Imported here, not at the top: torchvision pulls in torch._dynamo (seconds), and the
+        # window imports this module long before it builds a model (issue 17, item 9).
+        import torchvision
+        from torchvision.models._utils import IntermediateLayerGetter
+
         resnet = getattr(torchvision.models, name)(
             weights=None,
             replace_stride_with_dilation=[False, False, dilation],

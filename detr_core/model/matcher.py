@@ -4,7 +4,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from scipy.optimize import linear_sum_assignment
 from torch import Tensor, nn
 
 from .box_ops import box_cxcywh_to_xyxy, generalized_box_iou
@@ -47,6 +46,8 @@ class HungarianMatcher(nn.Module):
         cost_giou = -generalized_box_iou(box_cxcywh_to_xyxy(out_bbox), box_cxcywh_to_xyxy(tgt_bbox))
         cost = self.cfg.cost_bbox * cost_bbox + self.cfg.cost_class * cost_class + self.cfg.cost_giou * cost_giou
         cost = cost.view(B, Q, -1).cpu()  # [B, Q, T]
+        from scipy.optimize import linear_sum_assignment  # here, not at the top: a second of the window's start
+
         indices = []
         for i, c in enumerate(cost.split(sizes, -1)):
             if sizes[i] == 0:
