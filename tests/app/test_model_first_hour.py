@@ -118,14 +118,3 @@ def test_the_demo_model_says_what_it_knows_and_offers_a_real_model(qtbot, settin
     finally:
         close_window(window, dialogs)
 
-
-def test_query_table_shows_boxes_inside_the_image(qtbot, model_window, tmp_path):
-    window = model_window
-    open_and_wait(qtbot, window, make_shapes(tmp_path / "shapes", 1, size=(200, 150))[0].parent)
-    wait_attention(qtbot, window)
-    table = window.model_ui.attention.queries.view.model()
-    qtbot.waitUntil(lambda: table.rowCount() > 0, timeout=5000)
-    column = next(c for c in range(table.columnCount()) if str(table.headerData(c, Qt.Orientation.Horizontal)).startswith("Box"))
-    for row in range(table.rowCount()):
-        x, y, w, h = (float(v) for v in table.index(row, column).data().split(","))
-        assert x >= 0 and y >= 0 and w >= 0 and h >= 0 and x + w <= 200.5 and y + h <= 150.5, (x, y, w, h)
