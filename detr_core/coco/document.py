@@ -127,6 +127,11 @@ class CocoDocument:
         self._index.forget_paths()
 
     @property
+    def disk(self) -> DiskState | None:
+        """The file as it was when loaded or last saved (None: never read from or written to)."""
+        return self._disk
+
+    @property
     def json_format(self) -> JsonFormat:
         """How the file was formatted (indent, separators); saves keep it."""
         return self._format
