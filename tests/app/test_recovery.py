@@ -141,7 +141,8 @@ def test_recovery_in_every_layout_never_duplicates(qtbot, window, dialogs, setti
     assert all(other.state.entry(r).error is None for r in range(rows) if r == other.state.current_row)
     dialogs.save_path = str(target)
     save_and_wait(qtbot, other)
-    assert not journal.exists() and json.loads(target.read_text()) == doc.data
+    qtbot.waitUntil(lambda: not journal.exists(), timeout=2000)  # removed by the writer thread
+    assert json.loads(target.read_text()) == doc.data
     close_window(other, dialogs)
 
 
@@ -167,7 +168,8 @@ def test_startup_offers_the_journal_of_a_crashed_session(qtbot, window, dialogs,
     assert other.state.document.category_by_name("cat") is not None
     dialogs.save_path = str(folder / "annotations.json")
     save_and_wait(qtbot, other)
-    assert not journal.exists() and other.session.pending_recoveries() == []
+    qtbot.waitUntil(lambda: not journal.exists(), timeout=2000)
+    assert other.session.pending_recoveries() == []
     close_window(other, dialogs)
 
 
