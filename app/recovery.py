@@ -20,7 +20,7 @@ import os
 from pathlib import Path
 
 from .document.journal import SUFFIX
-from .document.replay import StaleJournalError, rebuild
+from .document.replay import ObsoleteJournalError, StaleJournalError, rebuild
 from .opening import OpenResult, build_entries, scan_images
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,10 @@ def check_journal(opened: OpenResult, journal: Path) -> tuple[bool, str | None]:
     renames a stale one."""
     try:
         recovered = rebuild(journal, opened.target, opened.document.image_root)
+    except ObsoleteJournalError:
+        log.info("%s: its edits were saved, removed", journal)
+        journal.unlink(missing_ok=True)
+        return False, None
     except StaleJournalError as e:
         kept = journal.with_name(journal.name + STALE_SUFFIX)
         os.replace(journal, kept)

@@ -26,6 +26,18 @@ class StaleJournalError(DatasetError):
     """The journal was started on a version of the file that is no longer on disk."""
 
 
+class ObsoleteJournalError(StaleJournalError):
+    """The file was saved after the journal's edits (its previous version is now `<name>.bak`):
+    a crash came between the save and the journal's removal. Nothing to recover."""
+
+
+def _sha256(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
 @dataclass(frozen=True)
 class Recovered:
     document: CocoDocument
@@ -62,6 +74,8 @@ def _start_data(header: dict, target: Path, root: Path) -> dict:
         raise StaleJournalError(f"{target}: cannot read the file the edit journal starts from "
                                 f"({e.strerror or e})") from None
     if hashlib.sha256(raw).hexdigest() != base.get("sha256"):
+        if _sha256(target.with_name(target.name + ".bak")) == base.get("sha256"):
+            raise ObsoleteJournalError(f"{target}: saved after the journal's edits")
         raise StaleJournalError(f"{target}: changed on disk since the unsaved edits were made")
     loaded = read_coco(target, root)  # the same checks and fixes as when it was opened
     if loaded.report.problems:
