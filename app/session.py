@@ -21,7 +21,6 @@ editing never waits. Bigger documents are serialised and written on a worker; me
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
