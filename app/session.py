@@ -130,7 +130,6 @@ class DocumentSession(QObject):
         if opened is None or self.runner.is_running("open"):
             return
         self._pending["open"] = (str(opened.source), sidecar)
-        self.journal.detach()  # the recovered document gets its own journal
         self.runner.start("open", lambda: (recover(opened, Path(sidecar)), None))
 
     def discard_recovery(self, sidecar: str) -> None:

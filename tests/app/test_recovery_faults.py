@@ -10,12 +10,10 @@ import shutil
 import subprocess
 
 import pytest
-from PySide6.QtWidgets import QMessageBox
 
 from test_recovery import SAMPLES, crash, delete_first_box, reopen_and_recover
 from workbench_helpers import close_window, make_window, open_and_wait
 
-B = QMessageBox.StandardButton
 
 
 def test_disk_full_under_the_journal_warns_once_and_loses_nothing(qtbot, window, dialogs, settings,
