@@ -170,6 +170,7 @@ class DocumentSession(QObject):
         target = Path(path) if path is not None else doc.path
         if target is None:
             return False
+        self.journal.before_save()
         if self.is_small(doc):
             try:
                 doc.save(target, force=force)

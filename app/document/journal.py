@@ -137,6 +137,13 @@ class Journal:
         self.records_since_compaction = 0
         return done
 
+    def written(self, timeout: float = 5.0) -> bool:
+        """Wait until everything queued is written (not fsynced: a killed process loses nothing
+        written). False on timeout."""
+        done = threading.Event()
+        self._put("mark", None, done)
+        return done.wait(timeout)
+
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until everything queued is written and fsynced. False on timeout."""
         done = threading.Event()

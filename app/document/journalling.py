@@ -68,6 +68,12 @@ class JournalKeeper:
         if self._edits == 1 and self.on_first_edit is not None:
             self.on_first_edit(self.journal.path)
 
+    def before_save(self, timeout: float = 1.0) -> None:
+        """Let the writer catch up before a save's serialisation holds the interpreter lock
+        (a large file: a few hundred ms during which the writer thread could not run)."""
+        if self.journal is not None:
+            self.journal.written(timeout)
+
     def saved(self, target: Path, journal_path: Path) -> None:
         """After a save to `target`: the old journal goes, a new one starts on the saved file."""
         document = self.document

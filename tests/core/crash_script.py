@@ -91,13 +91,14 @@ def payload_sha(doc: CocoDocument) -> str:
 
 
 def expected_states(target: Path, seed: int, count: int, **every) -> tuple[list[str], dict[str, int]]:
-    """[JSON of the document after step i] (i = 0: as loaded), {sha of a saved file: step}."""
+    """[JSON of the document after step i] (i = 0: as loaded), {sha of a saved file: the first
+    step that saved it} (an undo can make a later save write an earlier version again)."""
     doc, _ = CocoDocument.load(target)
     states, saved = [json.dumps(doc.data)], {payload_sha(doc): 0}
     for i, kind in steps(doc, seed, count, **every):
         states.append(json.dumps(doc.data))
         if kind == "save":
-            saved[payload_sha(doc)] = i
+            saved.setdefault(payload_sha(doc), i)
     return states, saved
 
 
@@ -111,6 +112,7 @@ def run_child(target: str, progress: str, seed: int, count: int, pause: float, e
     fd = os.open(progress, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     for i, kind in steps(doc, seed, count, **every):
         if kind == "save":
+            keeper.before_save()
             doc.save(target)
             keeper.saved(target, journal)
         elif kind == "compact":
@@ -122,16 +124,26 @@ def run_child(target: str, progress: str, seed: int, count: int, pause: float, e
     os.write(fd, b"done\n")
 
 
+def _reported(progress: str) -> int:
+    try:
+        with open(progress, "rb") as f:
+            return f.read().count(b"\n")
+    except FileNotFoundError:
+        return 0
+
+
 def serve() -> None:
     """A fork server (imports paid once): each stdin line `<delay> <json args of run_child>`
     forks a child running the script, SIGKILLs it `delay` seconds after the fork (if still running) and answers
-    `<monotonic time of the fork> <of the kill> <exit status>` on stdout. The server runs no threads of its own,
+    `<monotonic time of the fork> <of the kill> <exit status>` on stdout. With `after_step` k in
+    the arguments, the delay counts from the moment the child reports step k. The server runs no threads of its own,
     so forking it is safe."""
     import signal
     import sys
     for line in sys.stdin:
         delay, args = line.split(" ", 1)
         args = json.loads(args)
+        after = args.pop("after_step", 0)
         forked_at = time.monotonic()
         pid = os.fork()
         if pid == 0:  # the child: edit until killed
@@ -139,7 +151,12 @@ def serve() -> None:
                 run_child(**args)
             finally:
                 os._exit(0)
-        deadline, status = forked_at + float(delay), None
+        status = None
+        while after and status is None and _reported(args["progress"]) < after:
+            time.sleep(0.0005)
+            finished, code = os.waitpid(pid, os.WNOHANG)
+            status = code if finished else None
+        deadline = (time.monotonic() if after else forked_at) + float(delay)
         while status is None and time.monotonic() < deadline:  # unless it ends by itself first
             time.sleep(min(0.0005, max(0.0, deadline - time.monotonic())))
             finished, code = os.waitpid(pid, os.WNOHANG)

@@ -49,12 +49,13 @@ class Crasher:
         self.results: list[dict] = []
         self.server = server
 
-    def round(self, delay: float) -> dict:
+    def round(self, delay: float, after_step: int = 0) -> dict:
         for path in (self.journal, self.progress, self.target.with_name("annotations.json.bak")):
             path.unlink(missing_ok=True)
         self.target.write_bytes(self.initial)
         args = {"target": str(self.target), "progress": str(self.progress), "seed": self.seed,
-                "count": self.count, "pause": self.pause, "every": self.every}
+                "count": self.count, "pause": self.pause, "every": self.every,
+                "after_step": after_step}
         self.server.stdin.write(f"{delay} {json.dumps(args)}\n")
         self.server.stdin.flush()
         answer = self.server.stdout.readline().split()
@@ -68,6 +69,7 @@ class Crasher:
         result = self.round(600.0)
         assert result["last"] == self.count and result["recovered"] == self.count
         self.results.clear()
+        self.step_seconds = self.second_step_at - self.first_step_at
         return self.first_step_at - self.forked_at, self.last_step_at - self.forked_at
 
     def check(self, killed_at: float) -> dict:
@@ -80,6 +82,7 @@ class Crasher:
         last = max(done, default=0)
         self.last_step_at = done.get(last, 0.0)
         self.first_step_at = done.get(1, 0.0)
+        self.second_step_at = done.get(2, 0.0)
         raw = self.target.read_bytes()
         saved_sha = hashlib.sha256(raw).hexdigest()
         assert saved_sha in self.saved, "the saved file is neither the old nor a new version"
@@ -147,12 +150,16 @@ def test_sigkill_at_any_moment_loses_nothing_shown_beyond_the_flush_interval(ser
     assert max(x["last"] for x in crasher.results) > crash_script.SAVE_EVERY  # saves were crossed
 
 
-@pytest.mark.parametrize("rounds", [pytest.param(4, id="4"),
+@pytest.mark.parametrize("rounds", [pytest.param(5, id="5"),
                                     pytest.param(60, id="60", marks=pytest.mark.slow)])
 def test_sigkill_while_saving_a_large_file_leaves_the_old_or_the_new_one(server, tmp_path, rounds):
     big = crash_script.make_coco(800, 10)  # 8,000 boxes, about 1 MB of JSON
-    crasher = _run(server, tmp_path, rounds, big, seed=11, count=6, pause=0.0, save_every=2,
-                   compact_every=1000)
+    crasher = Crasher(server, tmp_path, big, 11, count=6, pause=0.0, save_every=2,
+                      compact_every=1000)
+    crasher.calibrate()
+    rng = random.Random(11)
+    for i in range(rounds):  # after edit 1, 3 or 5, somewhere inside the save that follows it
+        crasher.round(rng.uniform(0.0, 0.9 * crasher.step_seconds), after_step=1 + 2 * (i % 3))
     print("\n" + crasher.summary("large saves") +
           f"; killed during a save {sum(x['during_save'] for x in crasher.results)}")
     assert any(x["during_save"] for x in crasher.results)
