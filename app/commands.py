@@ -287,13 +287,7 @@ class CategoryFieldCommand(StateCommand):
 
 def set_category_color(doc, category_id: int, color: str | None) -> str | None:
     """Store a class colour on its COCO record (None: back to the palette). Returns the old one."""
-    record = doc.category(category_id)
-    old = record.get(COLOR_KEY)
-    if color is None:
-        record.pop(COLOR_KEY, None)
-    else:
-        record[COLOR_KEY] = color
-    return old
+    return doc.set_category_field(category_id, COLOR_KEY, color)  # an edit: journalled
 
 
 class RecordCommand(StateCommand):

@@ -157,11 +157,7 @@ class AppState(QObject, EditsMixin):
         return self.document.image(image_id).get(STATUS_KEY)
 
     def set_raw_status(self, image_id: int, status: str | None) -> None:
-        record = self.document.image(image_id)
-        if status is None:
-            record.pop(STATUS_KEY, None)
-        else:
-            record[STATUS_KEY] = status
+        self.document.set_image_field(image_id, STATUS_KEY, status)  # an edit: journalled
 
     def status(self, row: int) -> str:
         entry = self.entries[row]
