@@ -350,7 +350,7 @@ class CanvasWidget(ZoomMixin, ClassPickingMixin, QGraphicsView):
                 return  # a stray click: stay in draw mode
             self._pending = rect
             self._rubber.setRect(rect)
-            self._open_picker(event.position().toPoint(), self.state.last_category_id, "Class of the new box", "new")
+            self._open_picker(event.position().toPoint(), self.state.edits.last_category_id, "Class of the new box", "new")
             return
         super().mouseReleaseEvent(event)
 

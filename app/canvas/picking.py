@@ -42,11 +42,10 @@ class ClassPickingMixin:
             self._end_drawing()
             self.state.add_box_with_new_category([r.x(), r.y(), r.width(), r.height()], name)
         elif self._picker_purpose == "change":
-            self.state.undo_stack.beginMacro(f"Set class to {name}")
-            category_id = self.state.add_category(name)
-            if category_id is not None:
-                self.state.set_selection_category(category_id)
-            self.state.undo_stack.endMacro()
+            with self.state.edits.undo_step(f"Set class to {name}"):
+                category_id = self.state.edits.add_category(name)
+                if category_id is not None:
+                    self.state.set_selection_category(category_id)
         self.setFocus()
 
     @Slot()

@@ -1,6 +1,6 @@
 """Accepting and rejecting predictions (mixed into ModelState).
 
-An accepted prediction becomes an ordinary annotation through `state.add_boxes`: one undo step,
+An accepted prediction becomes an ordinary annotation through `state.edits.add_boxes`: one undo step,
 whatever it took (new classes are created in the same step). Accepting everything above the
 threshold on an image nobody labelled marks it "predicted"; accepting one by one is an edit like
 drawing ("edited"). The prediction is hidden while its annotation exists, so undo brings it back.
@@ -9,6 +9,8 @@ Model classes become dataset classes by name (class_mapping.py); when names diff
 `mapping_needed` asks the class-mapping dialog, which answers with `set_class_choices`.
 """
 from __future__ import annotations
+
+from contextlib import nullcontext
 
 from detr_core.coco.validate import bbox_problem
 from detr_core.infer.detections import Detection
@@ -123,20 +125,14 @@ class AcceptMixin:
         text = (f"Accept {kept[0][0].name} prediction ({kept[0][0].score:.2f})" if len(kept) == 1
                 else f"Accept {len(kept)} predictions")
         macro = bool(new_names) or mark_predicted
-        stack = self.state.undo_stack
         ids: list[int] = []
-        if macro:
-            stack.beginMacro(text)
-        try:
-            if all(self.state.add_category(name) is not None for name in new_names):
+        with self.state.edits.undo_step(text) if macro else nullcontext():
+            if all(self.state.edits.add_category(name) is not None for name in new_names):
                 categories = self.state.categories()
                 boxes = [(find_category(categories, c.name)["id"], bbox) for _, c, bbox in kept]
-                ids = self.state.add_boxes(row, boxes, text)
+                ids = self.state.edits.add_boxes(row, boxes, text)
                 if ids and mark_predicted:
-                    self.state.set_status(row, "predicted")
-        finally:
-            if macro:
-                stack.endMacro()
+                    self.state.edits.set_status(row, "predicted")
         if len(ids) == len(kept):
             path = self.state.entry(row).path
             for (d, _, _), ann_id in zip(kept, ids):

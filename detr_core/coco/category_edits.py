@@ -2,7 +2,7 @@
 records rely on. Kept apart from document.py so each file stays one readable concept."""
 from __future__ import annotations
 
-from ..errors import DatasetError
+from ..errors import EditRefused
 
 BOX_POLICIES = ("delete", "keep-as")
 
@@ -46,10 +46,10 @@ class CategoryEditsMixin:
 
     def _checked_name(self, name, cat_id: int | None = None) -> str:
         if not isinstance(name, str) or not name.strip():
-            raise ValueError(f"category name must be a non-empty string, got {name!r}")
+            raise EditRefused(f"category name must be a non-empty string, got {name!r}")
         other = self._index.by_name.get(name)
         if other is not None and other["id"] != cat_id:
-            raise DatasetError(f"{self.label}: category {name!r} already exists (id {other['id']})")
+            raise EditRefused(f"{self.label}: category {name!r} already exists (id {other['id']})")
         return name
 
     def add_category(self, name: str, supercategory: str = "", **extra) -> int:
@@ -105,7 +105,7 @@ class CategoryEditsMixin:
         moved, removed = [], []
         if boxes == "keep-as":
             if target_id == cat_id:
-                raise ValueError(f"category {cat_id} cannot be merged into itself")
+                raise EditRefused(f"category {cat_id} cannot be merged into itself")
             self.category(target_id)  # KeyError for an unknown target
             for ann in self.annotations:
                 if ann["category_id"] == cat_id:

@@ -11,7 +11,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QColorDialog, QMessageBox
 
 from app.actions import ACTIONS
-from app.image_filter import ImageFilter
+from app.document.image_filter import ImageFilter
 from workbench_helpers import make_images, open_and_wait, wait_image
 
 
@@ -103,14 +103,14 @@ def test_delete_asks_what_becomes_of_the_boxes(qtbot, labelled, dialogs, answer,
 
 def test_delete_of_an_empty_class_only_confirms(qtbot, labelled, dialogs):
     window, cat, dog = labelled
-    bird = window.state.add_category("bird")
+    bird = window.state.edits.add_category("bird")
     choose(window, bird)
     dialogs.question_answer = QMessageBox.StandardButton.No
     window.classes.actions["delete"].trigger()
-    assert window.state.has_category(bird)
+    assert window.state.edits.has_category(bird)
     dialogs.question_answer = QMessageBox.StandardButton.Yes
     window.classes.actions["delete"].trigger()
-    assert not window.state.has_category(bird)
+    assert not window.state.edits.has_category(bird)
 
 
 def test_dock_shows_counts_visibility_and_search(qtbot, labelled):

@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtCore import QModelIndex
 from PySide6.QtWidgets import QMessageBox
 
-from app.image_filter import ERROR, ImageFilter
+from app.document.image_filter import ERROR, ImageFilter
 from app.image_list import STATUS_ROLE
 from workbench_helpers import close_window, make_images, make_window, open_and_wait, save_and_wait, wait_image
 
@@ -95,7 +95,7 @@ def _folder_with_a_saved_box(qtbot, window, dialogs, tmp_path):
     folder = tmp_path / "photos"
     make_images(folder, 2, size=(100, 80))
     open_and_wait(qtbot, window, folder)
-    cat = window.state.add_category("cat")
+    cat = window.state.edits.add_category("cat")
     window.state.add_box([1, 1, 20, 20], cat)
     dialogs.save_path = str(folder / "annotations.json")
     save_and_wait(qtbot, window)
@@ -151,7 +151,7 @@ def test_autosave_then_crash_recovery_on_next_start(qtbot, window, dialogs, tmp_
     folder = tmp_path / "photos"
     make_images(folder, 2, size=(100, 80))
     open_and_wait(qtbot, window, folder)
-    cat = window.state.add_category("cat")
+    cat = window.state.edits.add_category("cat")
     window.state.add_box([5, 5, 30, 30], cat)
     sidecar = folder / "annotations.json.autosave"
     with qtbot.waitSignal(window.session.autosaved, timeout=5000):
@@ -177,7 +177,7 @@ def test_reopening_offers_recovery_and_no_discards_it(qtbot, window, dialogs, tm
     folder = tmp_path / "photos"
     make_images(folder, 2, size=(100, 80))
     open_and_wait(qtbot, window, folder)
-    window.state.add_box([5, 5, 30, 30], window.state.add_category("cat"))
+    window.state.add_box([5, 5, 30, 30], window.state.edits.add_category("cat"))
     with qtbot.waitSignal(window.session.autosaved, timeout=5000):
         window.session.autosave()
     sidecar = folder / "annotations.json.autosave"
@@ -200,7 +200,7 @@ def test_autosave_timer_writes_without_navigation(qtbot, dialogs, tmp_path, sett
     folder = tmp_path / "photos"
     make_images(folder, 1, size=(100, 80))
     open_and_wait(qtbot, win, folder)
-    win.state.add_box([5, 5, 30, 30], win.state.add_category("cat"))
+    win.state.add_box([5, 5, 30, 30], win.state.edits.add_category("cat"))
     with qtbot.waitSignal(win.session.autosaved, timeout=3000) as blocker:
         pass
     assert blocker.args[0].endswith("annotations.json.autosave")
