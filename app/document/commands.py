@@ -203,8 +203,8 @@ class SetBoxesCommand(EditCommand):
         self.merge_id = NUDGE_ID if merge else -1
 
     def merge_with(self, other: EditCommand) -> bool:
-        if not isinstance(other, SetBoxesCommand) or other.image_id != self.image_id \
-                or set(other.new) != set(self.new):
+        if not isinstance(other, SetBoxesCommand) or self.merge_id < 0 or other.merge_id != self.merge_id \
+                or other.image_id != self.image_id or set(other.new) != set(self.new):
             return False
         self.new = dict(other.new)
         return True

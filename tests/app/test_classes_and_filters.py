@@ -21,7 +21,7 @@ def labelled(qtbot, window, tmp_path):
     make_images(tmp_path / "photos", 3, size=(120, 90))
     open_and_wait(qtbot, window, tmp_path / "photos")
     s = window.state
-    cat, dog = s.add_category("cat"), s.add_category("dog")
+    cat, dog = s.edits.add_category("cat"), s.edits.add_category("dog")
     s.add_box([1, 1, 20, 20], cat)
     s.add_box([30, 30, 20, 20], dog)
     s.go_to(1)
@@ -129,7 +129,7 @@ def test_dock_shows_counts_visibility_and_search(qtbot, labelled):
 def test_filters_by_status_class_and_name_and_navigation_follows(qtbot, labelled):
     window, cat, dog = labelled
     s, listed = window.state, window.image_list.model
-    s.set_status(1, "reviewed")
+    s.edits.set_status(1, "reviewed")
     combo = window.image_list.status_combo
     combo.setCurrentIndex(combo.findData("unlabelled"))
     assert listed.rowCount() == 1 and window.image_list.visible_rows() == [2]
