@@ -20,13 +20,13 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QMessageBox, QToo
 from .actions import build_actions
 from .canvas import CanvasWidget
 from .classes_dock import ClassesWidget
-from .file_flows import FileFlows
+from .document.file_flows import FileFlows
+from .document.session import AUTOSAVE_SECONDS, DocumentSession
 from .icons import icon
 from .image_list import ImageListWidget
 from .model.model_state import ModelState
 from .model.wiring import install_model_ui
 from .recent import RecentItems
-from .session import AUTOSAVE_SECONDS, DocumentSession
 from .shortcut_sheet import ShortcutSheetDialog
 from .state import AppState
 from .status_bar import StatusBarWidget

@@ -27,7 +27,7 @@ from .commands import UndoStackHistory
 from .document.editing import AnnotationEditor
 from .document.entries import ImageEntry, ImageList, size_mismatch
 from .document.image_filter import ImageFilter, matches
-from .image_loader import ImageLoader
+from .document.image_loader import ImageLoader
 
 if TYPE_CHECKING:
     from .model.model_state import ModelState

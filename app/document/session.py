@@ -31,7 +31,7 @@ from detr_core.coco import DiskChangedError
 from detr_core.errors import DatasetError, WorkbenchError
 
 from .opening import OpenResult, open_source, recover
-from .tasks import TaskRunner
+from ..tasks import TaskRunner
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from detr_core.coco.io import disk_state, read_coco
 from detr_core.errors import DatasetError
 from detr_core.images import IMAGE_EXTENSIONS, is_image_file
 
-from .document.entries import ImageEntry
+from .entries import ImageEntry
 
 DEFAULT_JSON_NAME = "annotations.json"
 _DIGITS = re.compile(r"(\d+)")
