@@ -109,7 +109,13 @@ class AnnotationEditor:
 
     # -- classes: look-ups --------------------------------------------------------------------------
     def has_category(self, category_id: int) -> bool:
-        return self.document is not None and any(c["id"] == category_id for c in self.document.categories)
+        if self.document is None:
+            return False
+        try:
+            self.document.category(category_id)  # the document's index: O(1)
+        except KeyError:
+            return False
+        return True
 
     def category_name(self, category_id: int) -> str:
         record = self.document.category(category_id) if self.has_category(category_id) else None
