@@ -37,7 +37,7 @@ class ImageList:
 
     def __init__(self, document=None, entries: list[ImageEntry] | None = None):
         self.document = document
-        self.entries: list[ImageEntry] = list(entries or [])
+        self.entries: list[ImageEntry] = entries if entries is not None else []  # kept, not copied
         self._row_of_image = {e.image_id: i for i, e in enumerate(self.entries) if e.image_id is not None}
         self._row_of_path = {e.path: i for i, e in enumerate(self.entries)}
 
