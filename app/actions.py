@@ -96,6 +96,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
                tip="Continue the stopped run (or the one selected in Runs) from its last checkpoint"),
     ActionSpec("use_trained_model", "&Use This Model", ("Ctrl+U",), "", "Train",
                tip="Load the run's trained weights into the detector and detect on this image"),
+    ActionSpec("compare_models", "&Compare Models…", ("Ctrl+Shift+C",), "", "Train",
+               tip="Compare two models object by object on these labels (by default before and after the last run)"),
     ActionSpec("shortcuts", "&Keyboard Shortcuts", ("F1",), "keyboard", "Help"),
     ActionSpec("about", "&About DETR Workbench", (), "", "Help"),
 )

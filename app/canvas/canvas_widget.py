@@ -11,24 +11,26 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal, Slot
-from PySide6.QtGui import QColor, QImage, QKeyEvent, QMouseEvent, QPen, QPixmap
-from PySide6.QtWidgets import (QFrame, QGraphicsLineItem, QGraphicsPixmapItem, QGraphicsRectItem,
-                               QGraphicsScene, QGraphicsView, QLabel)
+from PySide6.QtCore import QEvent, QPoint, QRectF, Qt, Signal, Slot
+from PySide6.QtGui import QColor, QImage, QKeyEvent, QMouseEvent, QPixmap, QWheelEvent
+from PySide6.QtWidgets import QFrame, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QLabel
 
 from .box_item import BoxItem
-from .class_picker import ClassPickerWidget
+from .drawing import DRAW, DrawTool
 from .layers import STANDARD_LAYERS, LayerItem
-from .picking import ClassPickingMixin
-from .zoom import ZoomMixin
+from .picking import ClassPickFlow
+from .zoom import ZoomController
 
 WELCOME = "Open an image, a folder or a COCO JSON file\n(Ctrl+O, Ctrl+Shift+O, Ctrl+J), or drop it here."
-MIN_DRAWN = 2.0  # a drawn box smaller than this (image px) is treated as a stray click
 SPACE_TAP_SECONDS = 0.35
 _ARROWS = {Qt.Key.Key_Left: (-1, 0), Qt.Key.Key_Right: (1, 0), Qt.Key.Key_Up: (0, -1), Qt.Key.Key_Down: (0, 1)}
 
 
-class CanvasWidget(ZoomMixin, ClassPickingMixin, QGraphicsView):
+class CanvasWidget(QGraphicsView):
+    """Composed of three tools, each owning its state and used through its public methods:
+    `zooming` (ZoomController), `drawing` (DrawTool: mode, rubber band, guides) and `class_pick`
+    (ClassPickFlow: the class picker and the drawn box waiting for its class)."""
+
     zoom_changed = Signal(float)  # view pixels per image pixel
     cursor_moved = Signal(float, float, bool)  # image x, y, whether over the image
     box_size_changed = Signal(float, float)  # while drawing / resizing (image px); -1, -1 after
@@ -46,16 +48,15 @@ class CanvasWidget(ZoomMixin, ClassPickingMixin, QGraphicsView):
         self._items: dict[int, BoxItem] = {}
         self._retired: list[BoxItem] = []  # removed items kept alive until the next update
         self._image_rect = QRectF()
-        self._mode, self._fit = "select", True
         self._syncing = False
         self._pan_from: QPoint | None = None
         self._space_down, self._space_since, self._space_panned = False, 0.0, False
-        self._draw_from: QPointF | None = None
-        self._pending: QRectF | None = None  # a drawn box waiting for its class
-        self._picker_purpose = ""
+        self.zooming = ZoomController(self, self.image_rect, self._on_zoomed)
+        self.drawing = DrawTool(self, self.layer("tools"), self.image_rect, self.mode_changed.emit,
+                                self.box_size_changed.emit)
+        self.class_pick = ClassPickFlow(state, self, on_new_box_done=self.drawing.end)
+        self.picker = self.class_pick.picker
         self._setup_view()
-        self._setup_tools()
-        self._setup_picker()
         self._connect_state()
 
     # -- set-up -----------------------------------------------------------------------------------
@@ -63,7 +64,7 @@ class CanvasWidget(ZoomMixin, ClassPickingMixin, QGraphicsView):
         self.setBackgroundBrush(QColor("#2b2d30"))
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
-        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)  # _zoom_by anchors
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)  # zooming anchors
         self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.FullViewportUpdate)
         self.setMouseTracking(True)
@@ -77,26 +78,6 @@ class CanvasWidget(ZoomMixin, ClassPickingMixin, QGraphicsView):
         self._notice.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         self._set_notice(WELCOME)
         self.scene().selectionChanged.connect(self._on_scene_selection_changed)
-
-    def _setup_tools(self) -> None:
-        pen = QPen(QColor("#ffffff"), 1, Qt.PenStyle.DashLine)
-        pen.setCosmetic(True)
-        self._rubber = QGraphicsRectItem(self.layer("tools"))
-        self._rubber.setPen(pen)
-        self._rubber.setBrush(QColor(255, 255, 255, 40))
-        self._rubber.hide()
-        guide = QPen(QColor(255, 255, 255, 150), 1, Qt.PenStyle.DotLine)
-        guide.setCosmetic(True)
-        self._guides = (QGraphicsLineItem(self.layer("tools")), QGraphicsLineItem(self.layer("tools")))
-        for line in self._guides:
-            line.setPen(guide)
-            line.hide()
-
-    def _setup_picker(self) -> None:
-        self.picker = ClassPickerWidget(self)
-        self.picker.picked.connect(self._on_picker_picked)
-        self.picker.create_requested.connect(self._on_picker_create_requested)
-        self.picker.cancelled.connect(self._on_picker_cancelled)
 
     def _connect_state(self) -> None:
         s = self.state
@@ -125,7 +106,7 @@ class CanvasWidget(ZoomMixin, ClassPickingMixin, QGraphicsView):
         return QRectF(self._image_rect)
 
     def mode(self) -> str:
-        return self._mode
+        return self.drawing.mode
 
     def box_items(self) -> dict[int, BoxItem]:
         return dict(self._items)
@@ -134,7 +115,7 @@ class CanvasWidget(ZoomMixin, ClassPickingMixin, QGraphicsView):
         if self._image_rect.isEmpty():
             self.state.message.emit("No image to draw on.")
             return
-        self._set_mode("draw")
+        self.drawing.set_mode(DRAW)
         self.setFocus()
 
     def select_next_box(self, step: int = 1) -> None:
@@ -148,23 +129,58 @@ class CanvasWidget(ZoomMixin, ClassPickingMixin, QGraphicsView):
         self.state.set_selection([chosen])
         self.ensureVisible(self._items[chosen].rect(), 40, 40)
 
+    def change_class(self) -> None:
+        """Open the class picker for the selected boxes (C)."""
+        chosen = [self._items[i] for i in self.state.selection if i in self._items]
+        if not chosen:
+            self.state.message.emit("Select a box first.")
+            return
+        self.class_pick.for_selection(self.mapFromScene(chosen[0].rect().bottomLeft()), chosen[0].ann_id)
+
+    # -- zoom (ZoomController) ------------------------------------------------------------------------
+    def zoom(self) -> float:
+        return self.zooming.zoom()
+
+    def zoom_in(self) -> None:
+        self.zooming.zoom_in()
+
+    def zoom_out(self) -> None:
+        self.zooming.zoom_out()
+
+    def zoom_fit(self) -> None:
+        self.zooming.zoom_fit()
+
+    def zoom_actual(self) -> None:
+        self.zooming.zoom_actual()
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        self.zooming.wheel(event.angleDelta().y(), event.position().toPoint())
+        event.accept()
+
+    def _on_zoomed(self, zoom: float) -> None:
+        for item in self._items.values():
+            item.set_view_scale(zoom)
+        mode = Qt.TransformationMode.SmoothTransformation if zoom < 2 else Qt.TransformationMode.FastTransformation
+        self._pixmap_item.setTransformationMode(mode)
+        self.zoom_changed.emit(zoom)
+
     def focusNextPrevChild(self, forward: bool) -> bool:
         return False  # Tab walks the boxes, not the widgets
 
     def cancel(self) -> None:
         """Esc: stop drawing, close the picker, or clear the selection."""
-        if self.picker.isVisible():
-            self.picker.cancel()
-        elif self._draw_from is not None or self._mode == "draw":
-            self._end_drawing()
+        if self.class_pick.is_open():
+            self.class_pick.cancel()
+        elif self.drawing.start is not None or self.drawing.mode == DRAW:
+            self.drawing.end()
         else:
             self.state.set_selection([])
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._notice.setGeometry(self.viewport().rect().adjusted(20, 20, -20, -20))
-        if self._fit:
-            self.zoom_fit()
+        if self.zooming.fits:
+            self.zooming.zoom_fit()
 
     # -- state -> picture ---------------------------------------------------------------------------
     @Slot()
@@ -179,8 +195,8 @@ class CanvasWidget(ZoomMixin, ClassPickingMixin, QGraphicsView):
 
     @Slot(int)
     def _on_state_current_changed(self, row: int) -> None:
-        self._end_drawing()
-        self.picker.hide()
+        self.drawing.end()
+        self.class_pick.close()
         self._clear_image()
         if row >= 0:
             self._set_notice(f"Loading {self.state.entry(row).name} …")
@@ -192,10 +208,7 @@ class CanvasWidget(ZoomMixin, ClassPickingMixin, QGraphicsView):
         self.setSceneRect(self._image_rect)
         self._set_notice("")
         self.refresh_boxes()
-        if self._fit:
-            self.zoom_fit()
-        else:
-            self._zoom_updated()
+        self.zooming.refresh()
 
     @Slot(int, str)
     def _on_state_image_failed(self, row: int, message: str) -> None:
@@ -264,9 +277,6 @@ class CanvasWidget(ZoomMixin, ClassPickingMixin, QGraphicsView):
             item.setSelected(ann_id in ids)
         self._syncing = False
 
-    def _category_of(self, ann_id: int) -> int | None:
-        return next((a["category_id"] for a in self.state.current_annotations() if a["id"] == ann_id), None)
-
     # -- box edits from items -------------------------------------------------------------------------
     def _on_box_committed(self, changed: dict[int, QRectF]) -> None:
         self.state.set_bboxes({i: [r.x(), r.y(), r.width(), r.height()] for i, r in changed.items()})
@@ -277,41 +287,17 @@ class CanvasWidget(ZoomMixin, ClassPickingMixin, QGraphicsView):
         else:
             self.box_size_changed.emit(rect.width(), rect.height())
 
-    # -- drawing ----------------------------------------------------------------------------------
-    def _set_mode(self, mode: str) -> None:
-        if mode != self._mode:
-            self._mode = mode
-            drawing = mode == "draw"
-            self.setDragMode(QGraphicsView.DragMode.NoDrag if drawing else QGraphicsView.DragMode.RubberBandDrag)
-            self.viewport().setCursor(Qt.CursorShape.CrossCursor if drawing else Qt.CursorShape.ArrowCursor)
-            for line in self._guides:
-                line.setVisible(drawing)
-            self.mode_changed.emit(mode)
-
-    def _end_drawing(self) -> None:
-        self._draw_from, self._pending = None, None
-        self._rubber.hide()
-        self._set_mode("select")
-        self.box_size_changed.emit(-1.0, -1.0)
-
-    def _clamp(self, p: QPointF) -> QPointF:
-        r = self._image_rect
-        return QPointF(min(max(p.x(), r.left()), r.right()), min(max(p.y(), r.top()), r.bottom()))
-
     # -- mouse ------------------------------------------------------------------------------------
     def mousePressEvent(self, event: QMouseEvent) -> None:
-        if self.picker.isVisible():
-            self.picker.cancel()
+        if self.class_pick.is_open():
+            self.class_pick.cancel()
             return
         button = event.button()
         if button == Qt.MouseButton.MiddleButton or (button == Qt.MouseButton.LeftButton and self._space_down):
             self._pan_from, self._space_panned = event.position().toPoint(), True
             self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
             return
-        if self._mode == "draw" and button == Qt.MouseButton.LeftButton and not self._image_rect.isEmpty():
-            self._draw_from = self._clamp(self.mapToScene(event.position().toPoint()))
-            self._rubber.setRect(QRectF(self._draw_from, self._draw_from))
-            self._rubber.show()
+        if button == Qt.MouseButton.LeftButton and self.drawing.press(self.mapToScene(event.position().toPoint())):
             return
         super().mousePressEvent(event)
 
@@ -325,14 +311,7 @@ class CanvasWidget(ZoomMixin, ClassPickingMixin, QGraphicsView):
             self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - delta.x())
             self.verticalScrollBar().setValue(self.verticalScrollBar().value() - delta.y())
             return
-        if self._mode == "draw":
-            p, r = self._clamp(scene_pos), self._image_rect
-            self._guides[0].setLine(r.left(), p.y(), r.right(), p.y())
-            self._guides[1].setLine(p.x(), r.top(), p.x(), r.bottom())
-        if self._draw_from is not None:
-            rect = QRectF(self._draw_from, self._clamp(scene_pos)).normalized()
-            self._rubber.setRect(rect)
-            self.box_size_changed.emit(rect.width(), rect.height())
+        if self.drawing.move(scene_pos):
             return
         super().mouseMoveEvent(event)
 
@@ -340,17 +319,12 @@ class CanvasWidget(ZoomMixin, ClassPickingMixin, QGraphicsView):
         if self._pan_from is not None and event.button() in (Qt.MouseButton.MiddleButton, Qt.MouseButton.LeftButton):
             self._pan_from = None
             hand = Qt.CursorShape.OpenHandCursor if self._space_down else Qt.CursorShape.ArrowCursor
-            self.viewport().setCursor(Qt.CursorShape.CrossCursor if self._mode == "draw" else hand)
+            self.viewport().setCursor(Qt.CursorShape.CrossCursor if self.drawing.mode == DRAW else hand)
             return
-        if self._draw_from is not None and event.button() == Qt.MouseButton.LeftButton:
-            rect = QRectF(self._draw_from, self._clamp(self.mapToScene(event.position().toPoint()))).normalized()
-            self._draw_from = None
-            if rect.width() < MIN_DRAWN or rect.height() < MIN_DRAWN:
-                self._rubber.hide()
-                return  # a stray click: stay in draw mode
-            self._pending = rect
-            self._rubber.setRect(rect)
-            self._open_picker(event.position().toPoint(), self.state.edits.last_category_id, "Class of the new box", "new")
+        if self.drawing.start is not None and event.button() == Qt.MouseButton.LeftButton:
+            rect = self.drawing.release(self.mapToScene(event.position().toPoint()))
+            if rect is not None:  # else a stray click: stay in draw mode
+                self.class_pick.for_new_box(rect, event.position().toPoint())
             return
         super().mouseReleaseEvent(event)
 
@@ -368,7 +342,7 @@ class CanvasWidget(ZoomMixin, ClassPickingMixin, QGraphicsView):
         if key == Qt.Key.Key_Space:
             if not event.isAutoRepeat():
                 self._space_down, self._space_since, self._space_panned = True, time.monotonic(), False
-                if self._mode != "draw":
+                if self.drawing.mode != DRAW:
                     self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
             return
         if key in _ARROWS and self.state.selection:
@@ -388,8 +362,9 @@ class CanvasWidget(ZoomMixin, ClassPickingMixin, QGraphicsView):
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             tap = not self._space_panned and time.monotonic() - self._space_since < SPACE_TAP_SECONDS
             self._space_down = False
-            self.viewport().setCursor(Qt.CursorShape.CrossCursor if self._mode == "draw" else Qt.CursorShape.ArrowCursor)
+            self.viewport().setCursor(self.drawing.cursor())
             if tap:
                 self.state.mark_reviewed()
             return
         super().keyReleaseEvent(event)
+

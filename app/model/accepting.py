@@ -1,4 +1,5 @@
-"""Accepting and rejecting predictions (mixed into ModelState).
+"""Accepting and rejecting predictions: `PredictionAcceptor`, owned by ModelState
+(`state.model.acceptor`).
 
 An accepted prediction becomes an ordinary annotation through `state.edits.add_boxes`: one undo step,
 whatever it took (new classes are created in the same step). Accepting everything above the
@@ -7,17 +8,25 @@ drawing ("edited"). The prediction is hidden while its annotation exists, so und
 
 Model classes become dataset classes by name (class_mapping.py); when names differ,
 `mapping_needed` asks the class-mapping dialog, which answers with `set_class_choices`.
+Each accept or reject is recorded in the DecisionBook (decisions.py) for the model and input size
+of the image's predictions, and `decided` says which image changed.
 """
 from __future__ import annotations
 
 from contextlib import nullcontext
+from typing import Callable
+
+from PySide6.QtCore import QObject, QSettings, Signal
 
 from detr_core.coco.validate import bbox_problem
 from detr_core.infer.detections import Detection
 
 from .class_mapping import (IGNORE, NEW, ClassChoice, choices_from_json, choices_to_json, find_category,
                             resolve, settings_key)
-from .prediction_store import REJECTED
+from .decisions import REJECTED, DecisionBook
+from .payloads import ModelInfo
+from .prediction_store import PredictionStore
+from .showing import PredictionView
 
 MIN_SIDE = 0.5  # image pixels; thinner predictions (after clipping to the image) are not boxes
 
@@ -33,26 +42,39 @@ def clipped_xywh(box_xyxy, width: int, height: int) -> list[float] | None:
     return bbox if bbox_problem(bbox) is None else None
 
 
-class AcceptMixin:
-    """Needs from ModelState: state, info, settings, store, selected_query, visible_predictions,
-    current_detections, select_query, step_query, predictions_changed, mapping_needed."""
+class PredictionAcceptor(QObject):
+    decided = Signal(int)  # row whose predictions were accepted or rejected (ModelState: predictions_changed)
+    mapping_needed = Signal(list)  # model class names the class-mapping dialog must ask about
 
-    def _init_accepting(self) -> None:
+    def __init__(self, state, store: PredictionStore, decisions: DecisionBook, shown: PredictionView,
+                 info: Callable[[], ModelInfo | None], parent: QObject | None = None):
+        super().__init__(parent)
+        self.state = state
+        self.store = store
+        self.decisions = decisions
+        self.shown = shown  # what is on screen: the selection, the threshold, the visible ones
+        self.info = info  # the loaded model, if any
+        self.settings: QSettings | None = None
         self._pending_accept: tuple[str, list[int], bool] | None = None  # (path, queries, bulk)
         self._session_choices: dict[str, ClassChoice] = {}  # without settings (bare AppState)
+
+    def use_settings(self, settings: QSettings) -> None:
+        """Remember the class-mapping answers there, per checkpoint."""
+        self.settings = settings
 
     # -- class mapping --------------------------------------------------------------------------------
     def class_choices(self) -> dict[str, ClassChoice]:
         """The mapping-dialog answers remembered for the loaded checkpoint."""
-        if self.settings is None or self.info is None:
+        info = self.info()
+        if self.settings is None or info is None:
             return dict(self._session_choices)
-        return choices_from_json(self.settings.value(settings_key(self.info.source), ""))
+        return choices_from_json(self.settings.value(settings_key(info.source), ""))
 
     def set_class_choices(self, choices: dict[str, ClassChoice], retry: bool = True) -> None:
         """Remember `choices` for this checkpoint; finish an accept that was waiting for them."""
-        merged = {**self.class_choices(), **choices}
-        if self.settings is not None and self.info is not None:
-            self.settings.setValue(settings_key(self.info.source), choices_to_json(merged))
+        merged, info = {**self.class_choices(), **choices}, self.info()
+        if self.settings is not None and info is not None:
+            self.settings.setValue(settings_key(info.source), choices_to_json(merged))
         else:
             self._session_choices = merged
         pending, self._pending_accept = self._pending_accept, None
@@ -74,16 +96,16 @@ class AcceptMixin:
 
     # -- accept / reject ------------------------------------------------------------------------------
     def accept_selected(self) -> None:
-        if self.selected_query < 0:
+        if self.shown.selected_query < 0:
             self.state.message.emit("Select a prediction first: click it, or press ] for the best one.")
             return
-        self.accept([self.selected_query])
+        self.accept([self.shown.selected_query])
 
     def accept_all(self) -> None:
         """Every prediction at or above the threshold on the image on screen."""
-        chosen = self.visible_predictions()
+        chosen = self.shown.visible_predictions()
         if not chosen:
-            self.state.message.emit(f"No predictions at or above {self.threshold:.2f} to accept.")
+            self.state.message.emit(f"No predictions at or above {self.shown.threshold:.2f} to accept.")
             return
         self.accept([d.query for d in chosen], bulk=True)
 
@@ -94,8 +116,8 @@ class AcceptMixin:
         if entry is None or self.state.document is None:
             return []
         wanted = set(queries)
-        floor = self.threshold if bulk else 0.0
-        chosen = [d for d in self.visible_predictions(row, threshold=floor) if d.query in wanted]
+        floor = self.shown.threshold if bulk else 0.0
+        chosen = [d for d in self.shown.visible_predictions(row, threshold=floor) if d.query in wanted]
         if not chosen:
             self.state.message.emit("Nothing to accept: that prediction is already accepted or rejected.")
             return []
@@ -108,7 +130,7 @@ class AcceptMixin:
 
     def _add_accepted(self, row: int, chosen: list[Detection], decided: dict[str, ClassChoice],
                       bulk: bool) -> list[int]:
-        width, height = self.current_detections().image_size
+        width, height = self.shown.current_detections().image_size
         kept, ignored = [], 0
         for d in chosen:
             bbox = clipped_xywh(d.box_xyxy, width, height)
@@ -133,33 +155,31 @@ class AcceptMixin:
                 ids = self.state.edits.add_boxes(row, boxes, text)
                 if ids and mark_predicted:
                     self.state.edits.set_status(row, "predicted")
-        if len(ids) == len(kept):
-            path = self.state.entry(row).path
+        path = self.state.entry(row).path
+        stored = self.store.get(path)
+        if len(ids) == len(kept) and stored is not None:
             for (d, _, _), ann_id in zip(kept, ids):
-                self.store.mark(path, d.query, ann_id)
+                self.decisions.decide(path, stored.fingerprint, stored.resolution, d.query, ann_id)
         if ids and ignored:
             self.state.message.emit(f"Accepted {len(ids)}; {ignored} skipped (ignored class or empty box).")
-        self.predictions_changed.emit(row)
+        self.decided.emit(row)
         if ids and not bulk:
-            self._select_next_prediction()
+            self.shown.select_next()
         return ids
 
     def reject_selected(self) -> None:
         """Hide the selected prediction (X); on a rejected one (picked in the query list) it
         comes back."""
-        row, entry, query = self.state.current_row, self.state.current_entry(), self.selected_query
-        if entry is None or query < 0:
+        row, entry, query = self.state.current_row, self.state.current_entry(), self.shown.selected_query
+        stored = self.store.get(entry.path) if entry is not None else None
+        if stored is None or query < 0:
             self.state.message.emit("Select a prediction first: click it, or press ] for the best one.")
             return
-        if self.store.marks_of(entry.path).get(query) == REJECTED:
-            self.store.unmark(entry.path, query)
-            self.predictions_changed.emit(row)
+        key = (entry.path, stored.fingerprint, stored.resolution)
+        if self.decisions.of(*key).get(query) == REJECTED:
+            self.decisions.undecide(*key, query)
+            self.decided.emit(row)
             return
-        self.store.mark(entry.path, query, REJECTED)
-        self.predictions_changed.emit(row)
-        self._select_next_prediction()
-
-    def _select_next_prediction(self) -> None:
-        """After accepting or rejecting one, go on to the best one left (keyboard review)."""
-        left = self.visible_predictions()
-        self.select_query(left[0].query if left else -1)
+        self.decisions.decide(*key, query, REJECTED)
+        self.decided.emit(row)
+        self.shown.select_next()

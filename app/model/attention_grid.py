@@ -63,10 +63,10 @@ class AttentionGridWidget(QWidget):
         self.state, self.model_state = state, state.model
         self.topk = QSpinBox()
         self.topk.setRange(1, 24)
-        self.topk.setValue(self.model_state.view.topk)
+        self.topk.setValue(self.model_state.prediction_view.view.topk)
         self.topk.setPrefix("Top ")
         self.topk.setSuffix(" queries")
-        self.topk.valueChanged.connect(lambda k: self.model_state.set_view(topk=k))
+        self.topk.valueChanged.connect(lambda k: self.model_state.prediction_view.set_view(topk=k))
         export = QPushButton("Export grid PNG…")
         export.clicked.connect(self.export_png)
         self.notice = QLabel()
@@ -131,14 +131,15 @@ class AttentionGridWidget(QWidget):
         available = self.scroll.viewport().height() - margins.top() - margins.bottom()
         width = tile_width(available, detections.image_size)
         thumb = self._thumbnail(picture, width)
-        for position, d in enumerate(detections.filter(0.0, topk=m.view.topk)):
-            heat = render_map(maps, maps.decoder[d.query], m.view.colormap, m.view.smooth, max_side=width)
-            category = m.category_for(d.name)
+        view, selected = m.prediction_view.view, m.prediction_view.selected_query
+        for position, d in enumerate(detections.filter(0.0, topk=view.topk)):
+            heat = render_map(maps, maps.decoder[d.query], view.colormap, view.smooth, max_side=width)
+            category = m.acceptor.category_for(d.name)
             color = self.state.category_color(category) if category is not None else QColor("#f5f5f5")
             pixmap = compose_tile(thumb, heat, d.box_xyxy, detections.image_size,
-                                  f"q{d.query}  {d.name}  {d.score:.2f}", color, d.query == m.selected_query, width)
+                                  f"q{d.query}  {d.name}  {d.score:.2f}", color, d.query == selected, width)
             tile = QueryTileWidget(d.query, pixmap)
-            tile.clicked.connect(m.select_query)
+            tile.clicked.connect(m.prediction_view.select_query)
             self.tiles.insertWidget(position, tile)
 
     def _thumbnail(self, picture: QImage, width: int) -> QImage:

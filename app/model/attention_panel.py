@@ -81,11 +81,11 @@ class AttentionPanelWidget(QWidget):
 
     def _set(self, **changes) -> None:
         if not self._syncing:
-            self.model_state.set_view(**changes)
+            self.model_state.prediction_view.set_view(**changes)
 
     @Slot()
     def _on_model_view_changed(self) -> None:
-        view = self.model_state.view
+        view = self.model_state.prediction_view.view
         self._syncing = True
         self.show_heatmap.setChecked(view.visible)
         (self.encoder_mode if view.mode == "encoder" else self.decoder_mode).setChecked(True)
@@ -104,9 +104,9 @@ class AttentionPanelWidget(QWidget):
             text = "The model has not seen this image yet."
         elif detections.attention is None:
             text = "Attention is computed when the image is shown; one moment…"
-        elif m.view.mode == "encoder":
+        elif m.prediction_view.view.mode == "encoder":
             text = "Click the image: the map shows where that point attends (encoder self-attention)."
-        elif m.selected_query < 0:
+        elif m.prediction_view.selected_query < 0:
             text = "Pick a query below or click a prediction ( ] / [ step through them)."
         else:
             text = ""

@@ -39,7 +39,7 @@ class BatchPanelWidget(QGroupBox):
                                      "images it has already seen are skipped")
         self.start_button.clicked.connect(self.start)
         self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.clicked.connect(self.model_state.cancel_batch)
+        self.cancel_button.clicked.connect(self.model_state.batch_runner.cancel)
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         policy = self.progress.sizePolicy()
@@ -73,10 +73,10 @@ class BatchPanelWidget(QGroupBox):
         self.detail.setToolTip(text)  # the whole text, where a narrow dock cuts it
 
     def start(self) -> None:
-        self.model_state.start_batch(self.scope.currentData())
+        self.model_state.batch_runner.start(self.scope.currentData())
 
     def _update_buttons(self) -> None:
-        running = self.model_state.batch_running
+        running = self.model_state.batch_runner.running
         self.start_button.setEnabled(not running and self.model_state.info is not None)
         self.cancel_button.setEnabled(running)
         self.scope.setEnabled(not running)

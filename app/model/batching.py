@@ -1,20 +1,26 @@
-"""Pre-annotating many images in the background (mixed into ModelState).
+"""Pre-annotating many images in the background: `BatchRunner`, owned by ModelState
+(`state.model.batch_runner`).
 
 The job runs on the detector thread (one model, one thread: two forward passes would only fight
 over the cores), one image per step, so the image on screen still gets its detections between
 two batch images. Each result is kept per image as it arrives (the image list marks it); images
 that already have predictions from this model at this input size (or failed with it) are skipped. Progress carries
-an ETA from the recent pace; cancelling stops before the next image.
+an ETA from the recent pace; cancelling stops before the next image. The runner owns the job's
+progress and listens to the client's batch signals itself; its signals are ModelState's
+`batch_progressed`, `batch_finished` and (`image_done`) `predictions_changed`.
 """
 from __future__ import annotations
 
 import time
 from collections import deque
 from dataclasses import dataclass
+from typing import Callable
 
-from PySide6.QtCore import Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
-from .payloads import BatchItem, BatchSummary
+from .detector_client import DetectorClient
+from .payloads import BatchItem, BatchSummary, ModelInfo, Resolution
+from .prediction_store import PredictionStore
 
 SCOPES = ("all", "listed")  # every image of the document, or those the list's filter shows
 _PACE_WINDOW = 20  # ETA from the last this many images
@@ -31,22 +37,34 @@ class BatchProgress:
     last_path: str = ""
 
 
-class BatchMixin:
-    """Needs from ModelState: state, info, client, store, effective_resolution, resolution,
-    predictions_changed, batch_progressed, batch_finished."""
+class BatchRunner(QObject):
+    progressed = Signal(object)  # BatchProgress
+    finished = Signal(object)  # BatchSummary
+    image_done = Signal(int)  # row that got its predictions
 
-    def _init_batching(self) -> None:
+    def __init__(self, state, client: DetectorClient, store: PredictionStore,
+                 info: Callable[[], ModelInfo | None], resolution: Callable[[], Resolution | None],
+                 effective_resolution: Callable[[], Resolution | None], parent: QObject | None = None):
+        super().__init__(parent)
+        self.state = state
+        self.client = client
+        self.store = store
+        self.info = info  # the loaded model, if any
+        self.resolution = resolution  # the input size asked for (None: the checkpoint's own)
+        self.effective_resolution = effective_resolution  # ... and the one that will be used
         self.batch: BatchProgress | None = None  # the running job's progress
-        self._batch_times: deque[float] = deque(maxlen=_PACE_WINDOW + 1)
+        self._times: deque[float] = deque(maxlen=_PACE_WINDOW + 1)
+        client.batch_progressed.connect(self._on_client_batch_progressed)
+        client.batch_finished.connect(self._on_client_batch_finished)
 
     @property
-    def batch_running(self) -> bool:
+    def running(self) -> bool:
         return self.batch is not None
 
-    def batch_paths(self, scope: str = "all") -> list[str]:
+    def paths(self, scope: str = "all") -> list[str]:
         """Images `scope` covers that still need this model's predictions."""
         assert scope in SCOPES, f"unknown scope {scope!r}"
-        key, resolution = self.info.key, tuple(self.effective_resolution())
+        key, resolution = self.info().key, tuple(self.effective_resolution())
         paths = []
         for row in range(self.state.row_count()):
             entry = self.state.entry(row)
@@ -58,23 +76,23 @@ class BatchMixin:
                 paths.append(entry.path)
         return paths
 
-    def start_batch(self, scope: str = "all") -> bool:
+    def start(self, scope: str = "all") -> bool:
         """Pre-annotate the images of `scope`; returns whether a job started."""
-        if self.info is None:
+        if self.info() is None:
             self.state.message.emit("Load a model first.")
             return False
-        paths = self.batch_paths(scope)
+        paths = self.paths(scope)
         if not paths:
             self.state.message.emit("Every image there already has predictions from this model.")
             return False
-        job_id = self.client.start_batch(paths, self.resolution)
-        self._batch_times.clear()
-        self._batch_times.append(time.perf_counter())
+        job_id = self.client.start_batch(paths, self.resolution())
+        self._times.clear()
+        self._times.append(time.perf_counter())
         self.batch = BatchProgress(job_id, 0, len(paths), 0, 0.0, None)
-        self.batch_progressed.emit(self.batch)
+        self.progressed.emit(self.batch)
         return True
 
-    def cancel_batch(self) -> None:
+    def cancel(self) -> None:
         if self.batch is not None:
             self.client.cancel_batch()
 
@@ -86,19 +104,20 @@ class BatchMixin:
         if item.detections is None:
             self.store.failed[item.path] = (item.model_key, tuple(item.resolution))
         else:
-            self.store.put(item.path, item.model_key, item.resolution, item.detections)
+            self.store.put(item.path, item.model_key, item.resolution, item.detections,
+                           fingerprint=item.fingerprint)
             row = self.state.row_of_path(item.path)
             if row is not None:
-                self.predictions_changed.emit(row)
+                self.image_done.emit(row)
         now = time.perf_counter()
-        self._batch_times.append(now)
-        span = now - self._batch_times[0]
-        rate = (len(self._batch_times) - 1) / span if span > 0 else 0.0
+        self._times.append(now)
+        span = now - self._times[0]
+        rate = (len(self._times) - 1) / span if span > 0 else 0.0
         done = job.done + 1
         eta = (job.total - done) / rate if rate > 0 else None
         self.batch = BatchProgress(job.job_id, done, job.total, job.failed + (item.error is not None),
                                    rate, eta, item.path)
-        self.batch_progressed.emit(self.batch)
+        self.progressed.emit(self.batch)
 
     @Slot(object)
     def _on_client_batch_finished(self, summary: BatchSummary) -> None:
@@ -113,4 +132,4 @@ class BatchMixin:
         if summary.failed:
             text += f" {summary.failed} failed, e.g. {summary.first_error}"
         self.state.message.emit(text)
-        self.batch_finished.emit(summary)
+        self.finished.emit(summary)

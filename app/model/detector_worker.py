@@ -25,6 +25,7 @@ from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from detr_core.errors import WorkbenchError
 
+from .fingerprint import fingerprint
 from .payloads import (BatchItem, BatchRequest, BatchSummary, DetectRequest, DetectResult, LoadRequest,
                        ModelInfo, Resolution)
 
@@ -87,6 +88,8 @@ class DetectorWorker(QObject):
             threads = request.threads or DEFAULT_THREADS
             if torch.get_num_threads() != threads:
                 torch.set_num_threads(threads)
+            weights = self._info.fingerprint if reuse else \
+                fingerprint(checkpoint.model, checkpoint.config, checkpoint.class_names)
         except WorkbenchError as e:  # a bad file, an unknown device: the message says it all
             self.load_failed.emit(str(e))
             return
@@ -101,7 +104,7 @@ class DetectorWorker(QObject):
             description=checkpoint.description, class_names=tuple(checkpoint.class_names),
             device=str(detector.device), threads=torch.get_num_threads(), precision=request.precision,
             default_resolution=(config.min_size, config.max_size), num_queries=config.num_queries,
-            seconds=time.perf_counter() - started)
+            seconds=time.perf_counter() - started, fingerprint=weights)
         self.loaded.emit(self._info)
 
     # -- the image on screen ------------------------------------------------------------------------
@@ -123,7 +126,8 @@ class DetectorWorker(QObject):
                     message += f" (on {self._detector.device}: if it is gone, choose CPU in the Model panel)"
             self.detect_failed.emit(request, message)
             return
-        self.detected.emit(DetectResult(request, self._info.key, resolution, detections, seconds))
+        self.detected.emit(DetectResult(request, self._info.key, resolution, detections, seconds,
+                                        self._info.fingerprint))
 
     def _run(self, path: str, resolution: Resolution | None, attention: bool):
         detector = self._detector
@@ -168,7 +172,7 @@ class DetectorWorker(QObject):
             self._batch_error = self._batch_error or error
         self.batch_progressed.emit(BatchItem(job.job_id, index, path, self._info.key,
                                              resolution or self._info.default_resolution,
-                                             detections, error, seconds))
+                                             detections, error, seconds, self._info.fingerprint))
         self._step_posted.emit()  # queued: requests for the image on screen go first
 
     def _finish_batch(self, cancelled: bool) -> None:

@@ -76,31 +76,31 @@ class HeatmapLayer(QObject):
             self.refresh()
 
     def _on_picker_picked(self, point: QPointF) -> None:
-        self.model.set_encoder_point(point.x(), point.y())
+        self.model.prediction_view.set_encoder_point(point.x(), point.y())
 
     def _wanted(self):
         """(render key, maps, [h, w] map) for what should show, or None."""
-        view, detections = self.model.view, self.model.current_detections()
+        view, detections = self.model.prediction_view.view, self.model.current_detections()
         maps = detections.attention if detections is not None else None
         if not view.visible or maps is None:
             return None
         if view.mode == "encoder":
-            point = self.model.encoder_point
+            point = self.model.prediction_view.encoder_point
             if point is None or maps.encoder is None:
                 return None
             cell = maps.cell_at(*point)
             return (id(maps), "encoder", cell), maps, maps.encoder_at(*point)
-        query = self.model.selected_query
+        query = self.model.prediction_view.selected_query
         if not 0 <= query < len(maps.decoder):
             return None
         return (id(maps), "decoder", query), maps, maps.decoder[query]
 
     @Slot()
     def refresh(self) -> None:
-        view = self.model.view
+        view = self.model.prediction_view.view
         encoder = view.mode == "encoder" and self.state.current_image is not None
         self.picker.setVisible(encoder)
-        point = self.model.encoder_point
+        point = self.model.prediction_view.encoder_point
         self.marker.setVisible(encoder and point is not None and view.visible)
         if point is not None:
             self.marker.setPos(*point)

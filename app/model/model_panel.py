@@ -123,7 +123,8 @@ class ModelPanelWidget(QWidget):
         self.threshold = QSlider(Qt.Orientation.Horizontal)
         self.threshold.setRange(1, 100)
         self.threshold.setToolTip("Show predictions scoring at least this (Ctrl+Up / Ctrl+Down)")
-        self.threshold.valueChanged.connect(lambda v: self._syncing or self.model_state.set_threshold(v / 100))
+        shown = self.model_state.prediction_view
+        self.threshold.valueChanged.connect(lambda v: self._syncing or shown.set_threshold(v / 100))
         self.threshold_label = QLabel()
         self.threshold_label.setMinimumWidth(self.threshold_label.fontMetrics().horizontalAdvance("0.00 "))
         self._threshold_row = QHBoxLayout()
@@ -207,7 +208,7 @@ class ModelPanelWidget(QWidget):
         self.threads.setValue(m.threads)
         self.auto_run.setChecked(m.auto_run)
         self._syncing = False
-        self._on_model_threshold_changed(m.threshold)
+        self._on_model_threshold_changed(m.prediction_view.threshold)
         self._update_status()
 
     @Slot(float)
@@ -235,7 +236,7 @@ class ModelPanelWidget(QWidget):
                 if shown is not None:
                     took = f" · {m.last_seconds:.2f} s" if m.last_seconds is not None else ""
                     lines.append(f"{shown} prediction{'s' if shown != 1 else ''} at or above "
-                                 f"{m.threshold:.2f}{took}")
+                                 f"{m.prediction_view.threshold:.2f}{took}")
         if m.error:
             lines.append(f"⚠ {m.error}")
             color = "color: #d93025;"
@@ -263,10 +264,10 @@ class ModelPanelWidget(QWidget):
         if self.dialog is not None:
             self.dialog.close()
         info = self.model_state.info
-        self.dialog = ClassMappingDialog(names, self.state.categories(), self.model_state.class_choices(),
+        self.dialog = ClassMappingDialog(names, self.state.categories(), self.model_state.acceptor.class_choices(),
                                          Path(info.source).name if info else "", self.window())
         dialog = self.dialog
-        dialog.accepted.connect(lambda: self.model_state.set_class_choices(dialog.choices(), retry=retry))
-        dialog.rejected.connect(self.model_state.drop_pending_accept)
+        dialog.accepted.connect(lambda: self.model_state.acceptor.set_class_choices(dialog.choices(), retry=retry))
+        dialog.rejected.connect(self.model_state.acceptor.drop_pending_accept)
         dialog.open()
         return dialog

@@ -6,38 +6,40 @@ Like AppState with its ImageLoader, it owns the front of a worker (DetectorClien
 runs on the detector thread only. Showing an image asks for its detections (with attention) unless
 they are cached for this image, model and input size; a newer image supersedes an older request.
 Widgets call the methods here and subscribe to the signals; they never call each other.
-What is shown (showing.py), accepting predictions (accepting.py) and pre-annotating folders
-(batching.py) are mixed in.
+
+It is composed of three parts, each owning its state, built here and used through their public
+methods (their signals are forwarded to the ones of the same meaning here):
+  - `prediction_view` (showing.py): threshold, selected query, heatmap look, which predictions show;
+  - `acceptor` (accepting.py): accept / reject, class mapping;
+  - `batch_runner` (batching.py): pre-annotating many images.
+They share the PredictionStore (`store`) and the DecisionBook (`decisions`), the accept/reject
+decisions, which are read from beside the document when it opens and written beside it when it
+is saved (`save_decisions`, connected to the session's `saved` by wiring.py), or at once when a
+decision is all that changed since the last save (a rejection).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, Signal, Slot
 
-from .accepting import AcceptMixin
-from .batching import BatchMixin
+from detr_core.errors import DatasetError
+from detr_core.infer.detections import Detections
+
+from .accepting import PredictionAcceptor
+from .batching import BatchRunner
+from .decisions import DecisionBook
 from .detector_client import DetectorClient
 from .payloads import DetectRequest, DetectResult, LoadRequest, ModelInfo, Resolution
 from .prediction_store import PredictionStore
-from .showing import ShowingMixin
+from .showing import HeatmapView, PredictionView
 
 DEMO_MODEL = Path(__file__).resolve().parents[2] / "resources" / "models" / "demo.pth"
 DEVICES = ("auto", "cpu", "cuda", "mps")
+__all__ = ["DEMO_MODEL", "DEVICES", "HeatmapView", "ModelState"]
 
 
-@dataclass(frozen=True)
-class HeatmapView:
-    visible: bool = True  # draw the selected query's (or point's) attention over the image
-    mode: str = "decoder"  # "decoder": a query's cross-attention; "encoder": where a point attends
-    colormap: str = "inferno"
-    opacity: float = 0.55
-    smooth: bool = True  # bilinear between feature cells, or one flat colour per cell
-    topk: int = 6  # queries in the attention grid
-
-
-class ModelState(QObject, ShowingMixin, AcceptMixin, BatchMixin):
+class ModelState(QObject):
     model_changed = Signal(object)  # ModelInfo (a model was loaded)
     options_changed = Signal()  # device, input size or auto-run changed
     loading_changed = Signal(bool)  # a checkpoint is being loaded
@@ -57,49 +59,57 @@ class ModelState(QObject, ShowingMixin, AcceptMixin, BatchMixin):
         super().__init__(parent if parent is not None else state)
         self.state = state
         self.store = PredictionStore()
+        self.decisions = DecisionBook()
         self.client = DetectorClient(self)
         self.settings: QSettings | None = None
         self.info: ModelInfo | None = None
         self.error = ""  # the last load failure, until a load succeeds
-        self.threshold = 0.7
         self.device = "auto"
         self.threads = 0  # CPU threads for the model; 0: torch's default (one per core)
         self.min_size: int | None = None  # None: the checkpoint's own input size
         self.auto_run = True  # detect on every image shown
         self.running = False
         self.last_seconds: float | None = None  # model time of the last result for the screen
-        self.selected_query = -1
-        self.predictions_visible = True
-        self.view = HeatmapView()
-        self.encoder_point: tuple[float, float] | None = None
         self._fallback: str | None = None  # loaded if the checkpoint loaded at start fails
-        self._init_accepting()
-        self._init_batching()
+        self.prediction_view = PredictionView(state, self.store, self.decisions, self)
+        self.acceptor = PredictionAcceptor(state, self.store, self.decisions, self.prediction_view,
+                                           lambda: self.info, self)
+        self.batch_runner = BatchRunner(state, self.client, self.store, lambda: self.info,
+                                        lambda: self.resolution, self.effective_resolution, self)
+        self._forward_signals()
         c = self.client
         c.loaded.connect(self._on_client_loaded)
         c.load_failed.connect(self._on_client_load_failed)
         c.detected.connect(self._on_client_detected)
         c.detect_failed.connect(self._on_client_detect_failed)
-        c.batch_progressed.connect(self._on_client_batch_progressed)
-        c.batch_finished.connect(self._on_client_batch_finished)
         state.current_changed.connect(self._on_state_current_changed)
         state.document_opened.connect(self._on_state_document_opened)
+
+    def _forward_signals(self) -> None:
+        view, acceptor, runner = self.prediction_view, self.acceptor, self.batch_runner
+        view.threshold_changed.connect(self.threshold_changed)
+        view.query_changed.connect(self.query_changed)
+        view.view_changed.connect(self.view_changed)
+        view.encoder_point_changed.connect(self.encoder_point_changed)
+        acceptor.decided.connect(self.predictions_changed)
+        acceptor.decided.connect(self._on_acceptor_decided)
+        acceptor.mapping_needed.connect(self.mapping_needed)
+        runner.image_done.connect(self.predictions_changed)
+        runner.progressed.connect(self.batch_progressed)
+        runner.finished.connect(self.batch_finished)
 
     # -- settings and start-up ----------------------------------------------------------------------
     def use_settings(self, settings: QSettings, autoload: bool = True) -> None:
         """Take the remembered choices; load the last checkpoint, else the bundled demo model."""
         self.settings = settings
-        self.threshold = _float(settings.value("model/threshold"), 0.7)
         self.device = str(settings.value("model/device", "auto"))
         self.threads = max(0, int(_float(settings.value("model/threads"), 0)))
         size = _float(settings.value("model/min_size"), 0)
         self.min_size = int(size) if size >= 32 else None
         self.auto_run = str(settings.value("model/auto_run", "true")).lower() == "true"
-        self.view = HeatmapView(colormap=str(settings.value("model/colormap", "inferno")),
-                                opacity=_float(settings.value("model/opacity"), 0.55))
         self.options_changed.emit()
-        self.threshold_changed.emit(self.threshold)
-        self.view_changed.emit()
+        self.prediction_view.use_settings(settings)
+        self.acceptor.use_settings(settings)
         if not autoload:
             return
         remembered = str(settings.value("model/checkpoint", "") or "")
@@ -172,7 +182,7 @@ class ModelState(QObject, ShowingMixin, AcceptMixin, BatchMixin):
         self._remember("model/checkpoint", info.source)
         self.loading_changed.emit(self.loading)
         self.model_changed.emit(info)
-        self.select_query(-1)
+        self.prediction_view.select_query(-1)
         self.request_current()
 
     @Slot(str)
@@ -207,22 +217,64 @@ class ModelState(QObject, ShowingMixin, AcceptMixin, BatchMixin):
             self.running = running
             self.running_changed.emit(running)
 
+    def current_detections(self) -> Detections | None:
+        """The detections of the image on screen (prediction_view.current_detections)."""
+        return self.prediction_view.current_detections()
+
+    def prediction_count(self, row: int) -> int | None:
+        """Predictions shown for image `row`, None if the model has not seen it (the Pred column)."""
+        return self.prediction_view.prediction_count(row)
+
     @Slot(int)
     def _on_state_current_changed(self, row: int) -> None:
-        self.selected_query = -1
-        self.encoder_point = None
-        self.query_changed.emit(-1)
+        self.prediction_view.reset_image()
         self.request_current()
 
+    # -- decisions, kept with the document ------------------------------------------------------------
     @Slot()
     def _on_state_document_opened(self) -> None:
-        self.store.clear_marks()
+        """A new document: the decisions saved beside it (annotation ids of the old one mean
+        nothing here)."""
+        self.acceptor.drop_pending_accept()
+        document = self.state.document
+        try:
+            if document is not None and document.path is not None:
+                self.decisions.read(document.path)
+            else:
+                self.decisions.clear()
+        except DatasetError as e:  # the document opens; only the decisions are not applied
+            self.state.message.emit(str(e))
         self.predictions_changed.emit(-1)
+
+    @Slot(int)
+    def _on_acceptor_decided(self, row: int) -> None:
+        """Without unsaved edits the document is its file, so a decision that changed nothing
+        else (a rejection) is written at once; otherwise the next save writes it."""
+        document = self.state.document
+        if document is not None and document.path is not None and not self.state.is_dirty():
+            self.save_decisions(str(document.path))
+
+    @Slot(str)
+    def save_decisions(self, document_path: str) -> None:
+        """The document was saved at `document_path`: write the decisions beside it."""
+        alive: dict[str, set[int]] = {}
+
+        def in_document(path: str, ann_id: int) -> bool:
+            if path not in alive:
+                row = self.state.row_of_path(path)
+                alive[path] = {a["id"] for a in self.state.annotations(row)} if row is not None else set()
+            return ann_id in alive[path]
+
+        try:
+            self.decisions.write(document_path, in_document)
+        except DatasetError as e:  # the document itself is saved
+            self.state.message.emit(str(e))
 
     @Slot(object)
     def _on_client_detected(self, result: DetectResult) -> None:
         path = result.request.path
-        self.store.put(path, result.model_key, result.resolution, result.detections, keep_full=True)
+        self.store.put(path, result.model_key, result.resolution, result.detections, keep_full=True,
+                       fingerprint=result.fingerprint)
         if self.client.is_latest(result.request):
             self.last_seconds = result.seconds
             self._set_running(False)

@@ -30,6 +30,7 @@ class ModelInfo:
     default_resolution: Resolution  # the checkpoint's evaluation resize
     num_queries: int
     seconds: float  # time to load
+    fingerprint: str = ""  # SHA-256 of the weights (fingerprint.py): the same across restarts
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class DetectResult:
     resolution: Resolution  # the resolution actually used
     detections: Detections  # every query, CPU arrays
     seconds: float  # decode + model + post-processing
+    fingerprint: str = ""  # that model's weights (ModelInfo.fingerprint)
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class BatchItem:
     detections: Detections | None  # None when the image failed
     error: str | None
     seconds: float
+    fingerprint: str = ""  # that model's weights (ModelInfo.fingerprint)
 
 
 @dataclass(frozen=True)

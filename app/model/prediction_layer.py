@@ -133,16 +133,16 @@ class PredictionLayer(QObject):
         row = self.state.current_row
         colors: dict[str, QColor] = {}
         if row >= 0:
-            for d in self.model.visible_predictions():
+            for d in self.model.prediction_view.visible_predictions():
                 if d.name not in colors:
-                    category = self.model.category_for(d.name)
+                    category = self.model.acceptor.category_for(d.name)
                     colors[d.name] = (self.state.category_color(category) if category is not None
                                       else UNMAPPED_COLOR)
                 item = PredictionItem(d, colors[d.name], self)
                 item.setParentItem(self.layer)
-                item.set_selected(d.query == self.model.selected_query)
+                item.set_selected(d.query == self.model.prediction_view.selected_query)
                 self._items[d.query] = item
-        self.layer.setVisible(self.model.predictions_visible)
+        self.layer.setVisible(self.model.prediction_view.predictions_visible)
         self.drawn.emit(row, len(self._items))
 
     @Slot(int)
@@ -157,7 +157,7 @@ class PredictionLayer(QObject):
 
     @Slot()
     def _on_model_view_changed(self) -> None:
-        self.layer.setVisible(self.model.predictions_visible)
+        self.layer.setVisible(self.model.prediction_view.predictions_visible)
 
     def item_at(self, scene_pos: QPointF) -> PredictionItem | None:
         """The topmost prediction at a point (the smallest box, or the selected one)."""
@@ -168,10 +168,10 @@ class PredictionLayer(QObject):
     def clicked_at(self, scene_pos: QPointF) -> None:
         item = self.item_at(scene_pos)
         if item is not None:
-            self.model.select_query(item.detection.query)
+            self.model.prediction_view.select_query(item.detection.query)
 
     def double_clicked_at(self, scene_pos: QPointF) -> None:
         item = self.item_at(scene_pos)
         if item is not None:
-            self.model.select_query(item.detection.query)
-            self.model.accept([item.detection.query])
+            self.model.prediction_view.select_query(item.detection.query)
+            self.model.acceptor.accept([item.detection.query])

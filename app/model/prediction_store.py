@@ -7,8 +7,8 @@ Two kinds of entries, both keyed by the image's path:
   - the full cache: every query with attention maps, for the few images seen last, keyed by
     (path, model key, resolution) so a result of another model or input size is never reused.
     Bounded by entries and bytes (encoder maps grow with the square of the feature map).
-`marks[path][query]` records what the user did with a prediction: the annotation id it became
-(accepted), or REJECTED.
+What the user did with a prediction (accepted, rejected) is kept apart, per model fingerprint
+and resolution, in a DecisionBook (decisions.py), so a re-run or a restart finds it again.
 """
 from __future__ import annotations
 
@@ -22,16 +22,16 @@ from detr_core.infer.detections import Detections
 from .payloads import Resolution
 
 KEEP_FLOOR = 0.01  # scores below this are never shown (the slider starts at this value)
-REJECTED = -1  # marks value for a rejected prediction
 FULL_MAX_ITEMS = 8
 FULL_MAX_BYTES = 400 * 1024 * 1024
 
 
 @dataclass(frozen=True)
 class ImagePredictions:
-    model_key: str
+    model_key: str  # the load that produced it (ModelInfo.key)
     resolution: Resolution
     detections: Detections  # compact: queries scoring >= KEEP_FLOOR, no attention
+    fingerprint: str = ""  # that model's weights (ModelInfo.fingerprint): decisions are kept by it
 
 
 def compact(detections: Detections, floor: float = KEEP_FLOOR) -> Detections:
@@ -57,20 +57,16 @@ def detections_bytes(detections: Detections) -> int:
 class PredictionStore:
     def __init__(self, full_max_items: int = FULL_MAX_ITEMS, full_max_bytes: int = FULL_MAX_BYTES):
         self.predictions: dict[str, ImagePredictions] = {}
-        self.marks: dict[str, dict[int, int]] = {}
         self.failed: dict[str, tuple[str, Resolution]] = {}  # path -> (model key, resolution) that failed
         self.full_max_items = full_max_items
         self.full_max_bytes = full_max_bytes
         self._full: OrderedDict[tuple, Detections] = OrderedDict()
 
     def put(self, path: str, model_key: str, resolution: Resolution, detections: Detections,
-            keep_full: bool = False) -> None:
-        """Record a result. The user's marks survive a re-run of the same model and resolution
-        (same predictions); a different model or resolution starts the image afresh."""
-        old = self.predictions.get(path)
-        if old is None or (old.model_key, old.resolution) != (model_key, resolution):
-            self.marks.pop(path, None)
-        self.predictions[path] = ImagePredictions(model_key, tuple(resolution), compact(detections))
+            keep_full: bool = False, fingerprint: str = "") -> None:
+        """Record a result of the model loaded as `model_key` (weights `fingerprint`); it
+        replaces the image's previous one."""
+        self.predictions[path] = ImagePredictions(model_key, tuple(resolution), compact(detections), fingerprint)
         if keep_full:
             key = (path, model_key, tuple(resolution))
             self._full[key] = detections
@@ -89,19 +85,6 @@ class PredictionStore:
 
     def full_bytes(self) -> int:
         return sum(detections_bytes(d) for d in self._full.values())
-
-    def mark(self, path: str, query: int, value: int) -> None:
-        self.marks.setdefault(path, {})[query] = value
-
-    def unmark(self, path: str, query: int) -> None:
-        self.marks.get(path, {}).pop(query, None)
-
-    def marks_of(self, path: str) -> dict[int, int]:
-        return self.marks.get(path, {})
-
-    def clear_marks(self) -> None:
-        """A new document: annotation ids of the old one mean nothing."""
-        self.marks.clear()
 
     def _evict(self, keep: tuple) -> None:
         total = self.full_bytes()

@@ -30,7 +30,7 @@ class QueryTableModel(QAbstractTableModel):
                 x0, y0, x1, y1 = (float(v) for v in detections.boxes_xyxy[i])
                 query = int(detections.query[i])
                 self.rows.append((query, names[i], float(detections.scores[i]), (x0, y0, x1 - x0, y1 - y0),
-                                  self.model_state.query_status(query)))
+                                  self.model_state.prediction_view.query_status(query)))
         self.endResetModel()
 
     def rowCount(self, parent=QModelIndex()) -> int:
@@ -55,7 +55,7 @@ class QueryTableModel(QAbstractTableModel):
             return (query, name.lower(), score, box[2] * box[3], status)[column]
         if role == QUERY_ROLE:
             return query
-        if role == Qt.ItemDataRole.ForegroundRole and (score < self.model_state.threshold or status):
+        if role == Qt.ItemDataRole.ForegroundRole and (score < self.model_state.prediction_view.threshold or status):
             return QColor("#8a8f96")
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (0, 2):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -85,7 +85,7 @@ class QueryListWidget(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         view.selectionModel().currentRowChanged.connect(self._on_view_current_row_changed)
-        view.doubleClicked.connect(lambda _index: self.model_state.accept_selected())
+        view.doubleClicked.connect(lambda _index: self.model_state.acceptor.accept_selected())
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(view)
@@ -100,7 +100,7 @@ class QueryListWidget(QWidget):
         self._syncing = True
         self.table.reload()
         self._syncing = False
-        self._on_model_query_changed(self.model_state.selected_query)
+        self._on_model_query_changed(self.model_state.prediction_view.selected_query)
 
     def queries_in_view_order(self) -> list[int]:
         return [self.proxy.index(r, 0).data(QUERY_ROLE) for r in range(self.proxy.rowCount())]
@@ -113,7 +113,7 @@ class QueryListWidget(QWidget):
     @Slot(QModelIndex, QModelIndex)
     def _on_view_current_row_changed(self, current: QModelIndex, previous: QModelIndex) -> None:
         if not self._syncing and current.isValid():
-            self.model_state.select_query(current.data(QUERY_ROLE))
+            self.model_state.prediction_view.select_query(current.data(QUERY_ROLE))
 
     @Slot(int)
     def _on_model_query_changed(self, query: int) -> None:

@@ -1,6 +1,7 @@
 """Puts the model side into the window through its seams: the Model, Attention and Attention Grid
 docks, the prediction and heatmap layers of the canvas, the Model menu and its keys (from the
-window's action table, so the F1 sheet lists them). MainWindow calls `install_model_ui` once."""
+window's action table, so the F1 sheet lists them), and saving the decisions on predictions with
+the document (the session's `saved`). MainWindow calls `install_model_ui` once."""
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -39,6 +40,7 @@ class ModelUi(NamedTuple):
 def install_model_ui(window, autoload: bool = True) -> ModelUi:
     state, canvas, a = window.state, window.canvas, window.actions
     model = state.model
+    shown, acceptor = model.prediction_view, model.acceptor
     panel = ModelPanelWidget(state, window.settings)
     attention = AttentionPanelWidget(state, [a["export_view"], a["attention_grid"]])
     grid = AttentionGridWidget(state)
@@ -50,16 +52,16 @@ def install_model_ui(window, autoload: bool = True) -> ModelUi:
     ui.grid_dock.hide()  # until asked for (G); the saved layout may show it again
     handlers = {
         "run_model": lambda: model.request_current(force=True),
-        "accept_prediction": model.accept_selected, "accept_all": model.accept_all,
-        "reject_prediction": model.reject_selected,
-        "next_query": lambda: model.step_query(1), "previous_query": lambda: model.step_query(-1),
-        "raise_threshold": lambda: model.set_threshold(round(model.threshold + THRESHOLD_STEP, 2)),
-        "lower_threshold": lambda: model.set_threshold(round(model.threshold - THRESHOLD_STEP, 2)),
-        "toggle_predictions": lambda hidden: model.set_predictions_visible(not hidden),
-        "toggle_heatmap": lambda hidden: model.set_view(visible=not hidden),
-        "encoder_mode": lambda on: model.set_view(mode="encoder" if on else "decoder"),
+        "accept_prediction": acceptor.accept_selected, "accept_all": acceptor.accept_all,
+        "reject_prediction": acceptor.reject_selected,
+        "next_query": lambda: shown.step_query(1), "previous_query": lambda: shown.step_query(-1),
+        "raise_threshold": lambda: shown.set_threshold(round(shown.threshold + THRESHOLD_STEP, 2)),
+        "lower_threshold": lambda: shown.set_threshold(round(shown.threshold - THRESHOLD_STEP, 2)),
+        "toggle_predictions": lambda hidden: shown.set_predictions_visible(not hidden),
+        "toggle_heatmap": lambda hidden: shown.set_view(visible=not hidden),
+        "encoder_mode": lambda on: shown.set_view(mode="encoder" if on else "decoder"),
         "attention_grid": lambda on: _show_dock(window, ui.grid_dock, on),
-        "preannotate": panel.batch.start, "cancel_preannotate": model.cancel_batch,
+        "preannotate": panel.batch.start, "cancel_preannotate": model.batch_runner.cancel,
         "export_view": lambda: export_view(window, canvas, state),
         "class_mapping": panel.edit_class_mapping,
     }
@@ -74,15 +76,16 @@ def install_model_ui(window, autoload: bool = True) -> ModelUi:
         menu.addSeparator() if name is None else menu.addAction(a[name])
 
     def sync_checks() -> None:
-        a["toggle_predictions"].setChecked(not model.predictions_visible)
-        a["toggle_heatmap"].setChecked(not model.view.visible)
-        a["encoder_mode"].setChecked(model.view.mode == "encoder")
+        a["toggle_predictions"].setChecked(not shown.predictions_visible)
+        a["toggle_heatmap"].setChecked(not shown.view.visible)
+        a["encoder_mode"].setChecked(shown.view.mode == "encoder")
 
     model.view_changed.connect(sync_checks)
     ui.grid_dock.visibilityChanged.connect(a["attention_grid"].setChecked)
     model.batch_progressed.connect(lambda _p: a["cancel_preannotate"].setEnabled(True))
     model.batch_finished.connect(lambda _s: a["cancel_preannotate"].setEnabled(False))
     a["cancel_preannotate"].setEnabled(False)
+    window.session.saved.connect(model.save_decisions)  # the accept / reject decisions go beside it
     sync_checks()
     model.use_settings(window.settings, autoload=autoload)
     return ui

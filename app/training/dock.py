@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar
                                QWidget)
 
 from detr_core.train.events import EpochDone, EvalDone, RunStarted, RunWarning, StepDone
+from detr_core.train.reading import CurveReader
 
 from .history import RunHistoryWidget
 from .job import LOG_LINES, JobOutcome
@@ -38,6 +39,10 @@ class TrainingDockWidget(QWidget):
         self.outcome = QLabel()
         self.outcome.setWordWrap(True)
         self.outcome.hide()
+        self.reader = CurveReader()
+        self.reading = QLabel()  # after each evaluation: class error, weakest classes, the curves in words
+        self.reading.setWordWrap(True)
+        self.reading.hide()
         self.plots = TrainingPlotsWidget(t)
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
@@ -58,6 +63,7 @@ class TrainingDockWidget(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.status)
         layout.addWidget(self.outcome)
+        layout.addWidget(self.reading)
         layout.addWidget(self.tabs, 1)
         t.status_changed.connect(self._on_training_status_changed)
         t.job_started.connect(self._on_training_job_started)
@@ -69,6 +75,22 @@ class TrainingDockWidget(QWidget):
 
     def outcome_text(self) -> str:
         return self.outcome.text()
+
+    def reading_text(self) -> str:
+        """What the dock says about the curves: class error, weakest classes, the reading in words."""
+        return self.reading.text()
+
+    def _show_reading(self) -> None:
+        parts = []
+        error = self.reader.class_error()
+        if error is not None:
+            parts.append(f"class error {error:.1f} %")
+        weakest = self.reader.weakest()
+        if weakest:
+            parts.append("weakest classes (AP): " + ", ".join(f"{name} {percent(ap)}" for name, ap in weakest))
+        parts.append(self.reader.reading())
+        self.reading.setText(" · ".join(parts))
+        self.reading.show()
 
     # -- slots ----------------------------------------------------------------------------------------
     @Slot(str)
@@ -89,6 +111,12 @@ class TrainingDockWidget(QWidget):
 
     @Slot(object)
     def _on_training_event_received(self, event) -> None:
+        if isinstance(event, RunStarted) and not event.resumed:  # a resumed run keeps its curves' reading
+            self.reader = CurveReader()
+            self.reading.hide()
+        self.reader.add(event)
+        if isinstance(event, (EvalDone, EpochDone)):
+            self._show_reading()
         if isinstance(event, RunStarted):
             self.progress.setRange(0, max(event.total_steps, 1))
             self.progress.setValue(event.start_step)

@@ -16,6 +16,7 @@ COMMANDS: dict[str, str] = {
     "coco": "detr_core.cli.coco",
     "train": "detr_core.cli.train",
     "eval": "detr_core.cli.evaluate",
+    "compare": "detr_core.cli.compare",
 }
 
 

@@ -51,8 +51,8 @@ def test_heatmap_lies_over_the_right_image_pixels(qtbot, model_window, tmp_path)
     sx, sy = maps.scale
     cell = QRectF(col * maps.stride * sx, row * maps.stride * sy, maps.stride * sx, maps.stride * sy)
     QTest.keyClick(window, Qt.Key.Key_P)  # predictions out of the way of the pixels
-    model.set_view(smooth=False, opacity=1.0, colormap="inferno")
-    model.select_query(query)
+    model.prediction_view.set_view(smooth=False, opacity=1.0, colormap="inferno")
+    model.prediction_view.select_query(query)
     picture, item = heatmap.picture, heatmap.item
     assert picture is not None and item.isVisible()
     assert item.sceneBoundingRect() == QRectF(0, 0, WIDTH, HEIGHT)  # covers the image exactly
@@ -73,7 +73,7 @@ def test_heatmap_lies_over_the_right_image_pixels(qtbot, model_window, tmp_path)
     assert np.abs(centre.astype(int) - rgb(color_table("inferno")[255])).max() <= 2
     assert np.abs(far.astype(int) - rgb(color_table("inferno")[0])).max() <= 2
     # Smoothly upsampled, the peak stays inside the cell.
-    model.set_view(smooth=True)
+    model.prediction_view.set_view(smooth=True)
     peak_y, peak_x = np.unravel_index(np.argmax(indices(heatmap.picture)), indices(heatmap.picture).shape)
     assert cell.contains(item.sceneTransform().map(QPointF(peak_x + 0.5, peak_y + 0.5)))
 
@@ -90,12 +90,12 @@ def test_query_list_selects_any_query_and_sorts_by_score(qtbot, model_window, tm
     index = queries.proxy.index(len(order) - 1, 1)
     QTest.mouseClick(queries.view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
                      queries.view.visualRect(index).center())
-    assert model.selected_query == worst
+    assert model.prediction_view.selected_query == worst
     heat = window.model_ui.heatmap.picture
     assert np.array_equal(indices(heat), expected_indices(detections.attention, detections.attention.decoder[worst]))
     queries.view.sortByColumn(0, Qt.SortOrder.AscendingOrder)  # by query number
     assert queries.queries_in_view_order() == list(range(20))
-    model.set_view(colormap="viridis", opacity=0.3)
+    model.prediction_view.set_view(colormap="viridis", opacity=0.3)
     assert window.model_ui.heatmap.picture.colorTable() == list(color_table("viridis"))
     assert abs(window.model_ui.heatmap.item.opacity() - 0.3) < 1e-6
     QTest.keyClick(window, Qt.Key.Key_M)  # heatmap off and on
@@ -109,18 +109,18 @@ def test_encoder_mode_shows_where_a_clicked_point_attends(qtbot, model_window, t
     open_shapes(qtbot, window, tmp_path)
     maps = model.current_detections().attention
     QTest.keyClick(window, Qt.Key.Key_E)
-    assert model.view.mode == "encoder" and window.model_ui.attention.encoder_mode.isChecked()
+    assert model.prediction_view.view.mode == "encoder" and window.model_ui.attention.encoder_mode.isChecked()
     x, y = 150.0, 40.0
     QTest.mouseClick(window.canvas.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
                      view_point(window, x, y))
-    px, py = model.encoder_point
+    px, py = model.prediction_view.encoder_point
     assert abs(px - x) <= 1.5 and abs(py - y) <= 1.5
     assert maps.cell_at(px, py) == maps.cell_at(x, y)
     heat = window.model_ui.heatmap.picture
     assert np.array_equal(indices(heat), expected_indices(maps, maps.encoder_at(x, y)))
     assert window.model_ui.heatmap.marker.isVisible()
     QTest.keyClick(window, Qt.Key.Key_E)
-    assert model.view.mode == "decoder" and not window.model_ui.heatmap.picker.isVisible()
+    assert model.prediction_view.view.mode == "decoder" and not window.model_ui.heatmap.picker.isVisible()
 
 
 def test_attention_grid_shows_the_top_queries(qtbot, model_window, tmp_path):
@@ -128,14 +128,14 @@ def test_attention_grid_shows_the_top_queries(qtbot, model_window, tmp_path):
     open_shapes(qtbot, window, tmp_path)
     grid = window.model_ui.grid
     QTest.keyClick(window, Qt.Key.Key_G)
-    qtbot.waitUntil(lambda: len(grid.tile_queries()) == model.view.topk, timeout=5_000)
+    qtbot.waitUntil(lambda: len(grid.tile_queries()) == model.prediction_view.view.topk, timeout=5_000)
     detections = model.current_detections()
-    assert grid.tile_queries() == [d.query for d in detections.filter(0.0, topk=model.view.topk)]
+    assert grid.tile_queries() == [d.query for d in detections.filter(0.0, topk=model.prediction_view.view.topk)]
     grid.topk.setValue(3)
     qtbot.waitUntil(lambda: len(grid.tile_queries()) == 3, timeout=5_000)
     tile = grid._tile_widgets()[1]  # noqa: SLF001 - the second tile, as the user sees it
     QTest.mouseClick(tile, Qt.MouseButton.LeftButton)
-    assert model.selected_query == grid.tile_queries()[1]
+    assert model.prediction_view.selected_query == grid.tile_queries()[1]
     QTest.keyClick(window, Qt.Key.Key_G)
     assert not window.model_ui.grid_dock.isVisible()
 
@@ -143,7 +143,7 @@ def test_attention_grid_shows_the_top_queries(qtbot, model_window, tmp_path):
 def test_export_view_as_png(qtbot, model_window, dialogs, tmp_path):
     window, model = model_window, model_window.state.model
     open_shapes(qtbot, window, tmp_path)
-    model.step_query(1)
+    model.prediction_view.step_query(1)
     target = tmp_path / "out" / "view.png"
     target.parent.mkdir()
     dialogs.save_path = str(target)

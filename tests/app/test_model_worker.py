@@ -33,7 +33,7 @@ def test_model_loads_at_start_and_detects_off_the_gui_thread(qtbot, model_window
     detections = model.current_detections()
     assert len(detections) == 20 and detections.attention.decoder.shape[0] == 20
     assert detections.attention.encoder is not None
-    shown = int((detections.scores >= model.threshold).sum())
+    shown = int((detections.scores >= model.prediction_view.threshold).sum())
     assert len(window.model_ui.predictions.items()) == shown > 0
     assert pred_text(window, 0) == str(shown) and pred_text(window, 1) == ""
     assert "predictions at or above" in window.model_ui.panel.status.text()
@@ -70,7 +70,7 @@ def test_results_are_cached_per_image_model_and_input_size(qtbot, model_window, 
     wait_attention(qtbot, window)
     window.state.go_to(0)  # back: shown at once from the cache, no model run
     assert not model.running and model.current_detections() is first
-    assert len(window.model_ui.predictions.items()) == int((first.scores >= model.threshold).sum())
+    assert len(window.model_ui.predictions.items()) == int((first.scores >= model.prediction_view.threshold).sum())
     with qtbot.waitSignal(model.client.detected, timeout=20_000) as blocker:
         window.model_ui.panel.min_size.setValue(320)  # another input size: computed again
     assert blocker.args[0].resolution[0] == 320 and min(blocker.args[0].detections.input_size) == 320
@@ -153,7 +153,7 @@ def test_preannotation_keeps_predictions_per_image(qtbot, model_window, tmp_path
         assert pred_text(window, row) != ""
     assert pred_text(window, 4) == ""
     assert "Done: 4 of 4" in window.model_ui.panel.batch.detail.text()
-    assert not model.start_batch("all") and "already" in messages[-1]  # nothing left to do
+    assert not model.batch_runner.start("all") and "already" in messages[-1]  # nothing left to do
 
 
 def test_cancel_stops_a_batch(qtbot, model_window, tmp_path):
@@ -173,7 +173,7 @@ def test_cancel_stops_a_batch(qtbot, model_window, tmp_path):
     assert summary.cancelled and 1 <= summary.done < summary.total == 15
     predicted = sum(model.store.get(window.state.entry(r).path) is not None for r in range(16))
     assert predicted == 1 + summary.done  # the image on screen, and the ones done before cancel
-    assert not model.batch_running and batch.start_button.isEnabled()
+    assert not model.batch_runner.running and batch.start_button.isEnabled()
     assert "Cancelled" in batch.detail.text()
 
 
@@ -186,7 +186,7 @@ def test_a_batch_keeps_the_layout_and_redraws_list_rows_together(qtbot, model_wi
     batch = window.model_ui.panel.batch
     size_before = batch.sizeHint()
     with qtbot.waitSignal(model.batch_finished, timeout=30_000):
-        model.start_batch("all")
+        model.batch_runner.start("all")
     assert batch.progress.isVisible() and batch.sizeHint() == size_before
     batch._set_detail("a much longer line of text than any the panel showed before " * 3)  # noqa: SLF001
     assert batch.sizeHint() == size_before and batch.detail.toolTip().startswith("a much longer")

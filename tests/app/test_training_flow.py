@@ -81,6 +81,8 @@ def test_fine_tune_watch_stop_resume_finish_and_use_the_model(qtbot, train_windo
     assert list(panel.plots.item("loss").getData()[0]) == [1, 2, 3, 4, 5, 6]  # one point per step, none twice
     assert len(panel.plots.item("AP").getData()[0]) == 2 and len(panel.plots.item("train_loss").getData()[0]) == 2
     assert len(panel.plots.item("val_loss").getData()[0]) == 2
+    reading = panel.reading_text()  # after each evaluation: class error, weakest classes, the curves in words
+    assert "class error" in reading and "weakest classes (AP)" in reading and "training loss" in reading
 
     # When it ends: its COCO metrics table, and the run in the history with its numbers.
     values = panel.metrics.values()

@@ -285,15 +285,15 @@ def main() -> int:
         for path in list(model.store.predictions):
             if path != state.current_entry().path:
                 del model.store.predictions[path]
-        todo = len(model.batch_paths("all"))
+        todo = len(model.batch_runner.paths("all"))
         item_seconds.clear()
         if probed:
             probe.start()
         started = time.perf_counter()
         cpu_before = thread_cpu() if explainer else {}
         explainer and explainer.mark("batch start")
-        assert model.start_batch("all")
-        assert spin(lambda: not model.batch_running, done_signal=model.batch_finished)
+        assert model.batch_runner.start("all")
+        assert spin(lambda: not model.batch_runner.running, done_signal=model.batch_finished)
         elapsed = time.perf_counter() - started
         if explainer:
             explainer.mark("batch end")

@@ -1,0 +1,99 @@
+"""Compare mode in the window: two real checkpoints compared off the GUI thread on the open
+labels; the dock's counts equal the `compare` command's, images come regressions first, both
+panes draw the outcomes, a selected object shows both models' cross-attention, T toggles panes."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import torch
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+
+from detr_core import load_checkpoint, save_checkpoint
+from detr_core.cli.main import main
+
+from workbench_helpers import open_and_wait
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = ROOT / "resources" / "models" / "demo.pth"
+
+
+def _few_samples(folder: Path, n: int = 6) -> Path:
+    gt = json.loads((ROOT / "resources" / "samples" / "annotations.json").read_text())
+    gt["images"] = gt["images"][:n]
+    keep = {im["id"] for im in gt["images"]}
+    gt["annotations"] = [a for a in gt["annotations"] if a["image_id"] in keep]
+    (folder / "images").mkdir(parents=True)
+    for im in gt["images"]:
+        shutil.copy(ROOT / "resources" / "samples" / "images" / im["file_name"], folder / "images")
+    (folder / "annotations.json").write_text(json.dumps(gt))
+    return folder / "annotations.json"
+
+
+def _changed_model(path: Path) -> Path:
+    loaded = load_checkpoint(DEMO)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, p in loaded.model.named_parameters():
+            if "class_embed" in name or "bbox_embed.layers.2" in name:
+                p.add_(torch.randn(p.shape, generator=generator) * 0.05)
+    save_checkpoint(path, loaded.model.float(), loaded.config, loaded.class_names, metadata=loaded.metadata)
+    return path
+
+
+def test_compare_mode_matches_the_command_and_shows_both_models(qtbot, window, tmp_path, capsys):
+    gt_path = _few_samples(tmp_path / "data")
+    changed = _changed_model(tmp_path / "changed.pth")
+    open_and_wait(qtbot, window, gt_path)
+    ui = window.compare_ui
+    window.actions["compare_models"].trigger()
+    assert ui.dock.isVisible()
+    panel = ui.panel
+    panel.set_models(str(DEMO), str(changed))
+    with qtbot.waitSignal(ui.controller.finished, timeout=180_000):
+        assert panel.start()
+    assert not panel.run_button.isEnabled() or panel.comparison is not None
+
+    report = tmp_path / "report.json"
+    assert main(["compare", "--a", str(DEMO), "--b", str(changed), "--json", str(gt_path), "--out", str(report),
+                 "--device", "cpu"]) == 0
+    cli = json.loads(report.read_text())
+    assert panel.counts() == cli["counts"]
+    assert "AP50" in panel.summary.text()
+
+    rows = panel.image_rows()
+    assert [broke for _, broke in rows] == sorted((broke for _, broke in rows), reverse=True)
+    assert sum(b for _, b in rows) == cli["counts"]["broke"] > 0
+
+    # The first image (most regressions) is on show in both panes, coloured by outcome.
+    qtbot.waitUntil(lambda: getattr(panel, "last_view", None) is not None
+                    and panel.last_view.image_id == rows[0][0], timeout=60_000)
+    drawn_b = {key for key, _tag in panel.panes.panes["b"].drawn}
+    assert "broke" in drawn_b and panel.panes.panes["a"].drawn
+
+    # An object both models found: both models' cross-attention for their queries, side by side.
+    kept_image = next(r["image_id"] for r in panel.comparison.records if r["outcome"] == "kept")
+    panel.image_table.selectRow([image_id for image_id, _ in rows].index(kept_image))
+    qtbot.waitUntil(lambda: panel.last_view.image_id == kept_image, timeout=60_000)
+    table = panel.object_table
+    both = next(r for r in range(table.rowCount())
+                if (rec := table.item(r, 0).data(Qt.ItemDataRole.UserRole)).get("a") and rec.get("b"))
+    table.selectRow(both)
+    qtbot.waitUntil(lambda: panel.last_view.heatmap_a is not None and panel.last_view.heatmap_b is not None,
+                    timeout=60_000)
+
+    # T flips between the two panes side by side and one pane at a time.
+    panel.image_table.setFocus()
+    assert panel.panes.mode() == "A | B"
+    QTest.keyClick(panel.image_table, Qt.Key.Key_T)
+    assert panel.panes.mode() == "A" and not panel.panes.panes["b"].isVisible()
+    QTest.keyClick(panel.image_table, Qt.Key.Key_T)
+    assert panel.panes.mode() == "B" and panel.panes.panes["b"].isVisible()
+
+
+def test_compare_mode_says_why_it_cannot_start(qtbot, window):
+    panel = window.compare_ui.panel
+    assert not panel.start()
+    assert "choose both models" in panel.summary.text()
