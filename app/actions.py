@@ -98,6 +98,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
                tip="Load the run's trained weights into the detector and detect on this image"),
     ActionSpec("compare_models", "&Compare Models…", ("Ctrl+Shift+C",), "", "Train",
                tip="Compare two models object by object on these labels (by default before and after the last run)"),
+    ActionSpec("run_loop", "Use, Pre-&label && Compare", ("Ctrl+Shift+L",), "", "Train",
+               tip="After a run: use its model, pre-label the unreviewed images, compare old and new model"),
     ActionSpec("shortcuts", "&Keyboard Shortcuts", ("F1",), "keyboard", "Help"),
     ActionSpec("about", "&About DETR Workbench", (), "", "Help"),
 )

@@ -1,5 +1,6 @@
 """Puts Compare mode into the window through its seams: the Compare dock (bottom, beside Training)
-and Train ▸ Compare Models… (Ctrl+Shift+C), which fills in the model before and after the last run.
+and Train ▸ Compare Models… (Ctrl+Shift+C), which fills in the model before and after the last run,
+and Train ▸ Use, Pre-label && Compare (Ctrl+Shift+L), the loop in one click (loop.py).
 MainWindow calls `install_compare_ui` once and `shutdown()` when it closes."""
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget
 
 from .dock import CompareDockWidget
+from .loop import OneClickLoop
 from .worker import CompareController
 
 
@@ -16,6 +18,7 @@ class CompareUi(NamedTuple):
     panel: CompareDockWidget
     dock: QDockWidget
     controller: CompareController
+    loop: OneClickLoop
 
     def open(self) -> None:
         """Show the dock with the default pair filled in where a field is empty."""
@@ -37,7 +40,9 @@ def install_compare_ui(window) -> CompareUi:
         window.tabifyDockWidget(training_dock, dock)
         training_dock.raise_()
     dock.hide()
-    ui = CompareUi(panel, dock, controller)
+    ui = CompareUi(panel, dock, controller, None)
+    ui = ui._replace(loop=OneClickLoop(window, ui))
     window.actions["compare_models"].triggered.connect(ui.open)
-    window.menu("&Train").addAction(window.actions["compare_models"])
+    window.actions["run_loop"].triggered.connect(ui.loop.run)
+    window.menu("&Train").addActions([window.actions["compare_models"], window.actions["run_loop"]])
     return ui

@@ -22,7 +22,7 @@ from .detector_client import DetectorClient
 from .payloads import BatchItem, BatchSummary, ModelInfo, Resolution
 from .prediction_store import PredictionStore
 
-SCOPES = ("all", "listed")  # every image of the document, or those the list's filter shows
+SCOPES = ("all", "listed", "unreviewed")  # every image, those the list's filter shows, those not reviewed
 _PACE_WINDOW = 20  # ETA from the last this many images
 
 
@@ -69,6 +69,8 @@ class BatchRunner(QObject):
         for row in range(self.state.row_count()):
             entry = self.state.entry(row)
             if entry.error is not None or (scope == "listed" and not self.state.matches(row)):
+                continue
+            if scope == "unreviewed" and self.state.status(row) == "reviewed":
                 continue
             stored = self.store.get(entry.path)
             done = stored is not None and (stored.model_key, stored.resolution) == (key, resolution)
