@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..errors import DatasetError
+from ..errors import EditRefused
 from .index import CocoIndex
 
 BOX_POLICIES = ("delete", "keep-as")
@@ -65,10 +65,10 @@ class CategoryEdits:
 
     def checked_name(self, name, cat_id: int | None = None) -> str:
         if not isinstance(name, str) or not name.strip():
-            raise ValueError(f"category name must be a non-empty string, got {name!r}")
+            raise EditRefused(f"category name must be a non-empty string, got {name!r}")
         other = self.index.by_name.get(name)
         if other is not None and other["id"] != cat_id:
-            raise DatasetError(f"{self.label()}: category {name!r} already exists (id {other['id']})")
+            raise EditRefused(f"{self.label()}: category {name!r} already exists (id {other['id']})")
         return name
 
     def add(self, name: str, supercategory: str = "", **extra) -> int:
@@ -106,7 +106,7 @@ class CategoryEdits:
         moved, removed = [], []
         if boxes == "keep-as":
             if target_id == cat_id:
-                raise ValueError(f"category {cat_id} cannot be merged into itself")
+                raise EditRefused(f"category {cat_id} cannot be merged into itself")
             self.category(target_id)  # KeyError for an unknown target
             for ann in annotations:
                 if ann["category_id"] == cat_id:

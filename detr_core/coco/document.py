@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from ..errors import DatasetError
+from ..errors import DatasetError, EditRefused
 from .category_edits import CategoryEdits, position, reinsert, remove_where
 from .changes import Change, recorded
 from .index import CocoIndex
@@ -44,7 +44,7 @@ _IMAGE_KEYS = ("id", "file_name", "width", "height")
 def _checked_bbox(bbox_xywh) -> list[float]:
     bad = bbox_problem(bbox_xywh)
     if bad:
-        raise ValueError(bad)
+        raise EditRefused(bad)
     return [float(v) for v in bbox_xywh]
 
 
@@ -208,12 +208,12 @@ class CocoDocument:
     def add_image(self, path, width: int, height: int, **extra) -> int:
         """Add an image (file_name stored relative to image_root); returns its new id."""
         if not (is_int(width) and width > 0 and is_int(height) and height > 0):
-            raise ValueError(f"image size must be positive integers, got {width!r}x{height!r}")
+            raise EditRefused(f"image size must be positive integers, got {width!r}x{height!r}")
         if set(extra) & set(_IMAGE_KEYS):
             raise ValueError(f"add_image sets {', '.join(_IMAGE_KEYS)} itself")
         existing = self.find_image(path)
         if existing is not None:
-            raise DatasetError(f"{self.label}: {path} is already in the document (image {existing})")
+            raise EditRefused(f"{self.label}: {path} is already in the document (image {existing})")
         image = {"id": self._fresh_id("images"), "file_name": self._relative_name(path),
                  "width": width, "height": height, **extra}
         self.images.append(image)

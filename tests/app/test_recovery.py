@@ -46,7 +46,7 @@ def delete_first_box(qtbot, window) -> dict:
     qtbot.wait(50)  # the autosave queued by the image change runs now, before the edit
     box = state.annotations(row)[0]
     state.set_selection([box["id"]])
-    state.delete_selection()
+    state.edits.delete_boxes(row, [box["id"]])
     return box
 
 
@@ -124,7 +124,7 @@ def test_recovery_in_every_layout_never_duplicates(qtbot, window, dialogs, setti
         source, given_root, target = _layout(kind, tmp_path)
     open_and_wait(qtbot, window, source, given_root)
     rows = window.state.row_count()
-    cat = window.state.add_category("dog")
+    cat = window.state.edits.add_category("dog")
     window.state.add_box([5, 5, 30, 30], cat)
     window.state.go_to(1)
     window.state.add_box([7, 7, 10, 10], cat)
@@ -150,7 +150,7 @@ def test_startup_offers_the_journal_of_a_crashed_session(qtbot, window, dialogs,
     folder = tmp_path / "photos"
     make_images(folder, 2, size=(100, 80))
     open_and_wait(qtbot, window, folder)
-    cat = window.state.add_category("cat")
+    cat = window.state.edits.add_category("cat")
     window.state.add_box([5, 5, 30, 30], cat)
     journal = folder / "annotations.json.journal"
     with qtbot.waitSignal(window.session.autosaved, timeout=5000):
@@ -178,7 +178,7 @@ def test_no_discards_the_journal_and_a_saved_journal_is_not_offered(qtbot, windo
     folder = tmp_path / "photos"
     make_images(folder, 2, size=(100, 80))
     open_and_wait(qtbot, window, folder)
-    window.state.add_box([5, 5, 30, 30], window.state.add_category("cat"))
+    window.state.add_box([5, 5, 30, 30], window.state.edits.add_category("cat"))
     crash(window)
     journal = folder / "annotations.json.journal"
     third = make_window(qtbot, settings, tmp_path)
@@ -194,7 +194,7 @@ def test_a_journal_left_by_a_crash_right_after_saving_goes_quietly(qtbot, window
     folder = tmp_path / "photos"
     make_images(folder, 2, size=(100, 80))
     open_and_wait(qtbot, window, folder)
-    window.state.add_box([5, 5, 30, 30], window.state.add_category("cat"))
+    window.state.add_box([5, 5, 30, 30], window.state.edits.add_category("cat"))
     crash(window)
     journal = folder / "annotations.json.journal"
     kept = journal.read_bytes()
@@ -213,7 +213,7 @@ def test_autosave_timer_compacts_without_navigation(qtbot, dialogs, tmp_path, se
     folder = tmp_path / "photos"
     make_images(folder, 1, size=(100, 80))
     open_and_wait(qtbot, win, folder)
-    win.state.add_box([5, 5, 30, 30], win.state.add_category("cat"))
+    win.state.add_box([5, 5, 30, 30], win.state.edits.add_category("cat"))
     with qtbot.waitSignal(win.session.autosaved, timeout=3000) as blocker:
         pass
     assert blocker.args[0].endswith("annotations.json.journal")

@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtCore import QModelIndex
 from PySide6.QtWidgets import QMessageBox
 
-from app.image_filter import ERROR, ImageFilter
+from app.document.image_filter import ERROR, ImageFilter
 from app.image_list import STATUS_ROLE
 from workbench_helpers import close_window, make_images, make_window, open_and_wait, save_and_wait, wait_image
 
@@ -95,7 +95,7 @@ def _folder_with_a_saved_box(qtbot, window, dialogs, tmp_path):
     folder = tmp_path / "photos"
     make_images(folder, 2, size=(100, 80))
     open_and_wait(qtbot, window, folder)
-    cat = window.state.add_category("cat")
+    cat = window.state.edits.add_category("cat")
     window.state.add_box([1, 1, 20, 20], cat)
     dialogs.save_path = str(folder / "annotations.json")
     save_and_wait(qtbot, window)

@@ -160,7 +160,7 @@ def test_a_read_only_folder_refuses_the_save_and_keeps_the_journal_elsewhere(tmp
         doc.save()
     assert "Read-only file system" in str(caught.value) and str(doc.path) in str(caught.value)
     assert doc.path.read_bytes() == original
-    from app.recovery import journal_path  # the journal goes to the app data folder instead
+    from app.document.recovery import journal_path  # the journal goes to the app data folder instead
     fallback = journal_path(doc.path, tmp_path / "appdata")
     assert fallback.parent == tmp_path / "appdata" and fallback.name.endswith("annotations.json.journal")
 

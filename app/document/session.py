@@ -31,10 +31,10 @@ from PySide6.QtCore import QObject, QSettings, QStandardPaths, Qt, QTimer, Signa
 from detr_core.coco import DiskChangedError
 from detr_core.errors import DatasetError, WorkbenchError
 
-from .document.journalling import JournalKeeper
+from .journalling import JournalKeeper
 from .opening import OpenResult, open_source
 from .recovery import check_journal, existing_journals, journal_path, recover
-from .tasks import TaskRunner
+from ..tasks import TaskRunner
 
 log = logging.getLogger(__name__)
 

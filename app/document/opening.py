@@ -22,7 +22,7 @@ from detr_core.coco import CocoDocument
 from detr_core.errors import DatasetError
 from detr_core.images import IMAGE_EXTENSIONS, is_image_file
 
-from .state import ImageEntry
+from .entries import ImageEntry
 
 DEFAULT_JSON_NAME = "annotations.json"
 _DIGITS = re.compile(r"(\d+)")
@@ -38,7 +38,7 @@ class OpenResult:
     select_path: str | None = None
     warnings: list[str] = field(default_factory=list)
     images_missing: bool = False  # a JSON none of whose images were found under `root`
-    recovered_from: Path | None = None  # the journal, set by app.recovery.recover
+    recovered_from: Path | None = None  # the journal, set by app.document.recovery.recover
 
 
 def scan_images(folder: Path) -> list[str]:

@@ -19,8 +19,8 @@ import logging
 import os
 from pathlib import Path
 
-from .document.journal import SUFFIX
-from .document.replay import ObsoleteJournalError, StaleJournalError, rebuild
+from .journal import SUFFIX
+from .replay import ObsoleteJournalError, StaleJournalError, rebuild
 from .opening import OpenResult, build_entries, scan_images
 
 log = logging.getLogger(__name__)
