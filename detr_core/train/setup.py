@@ -13,7 +13,7 @@ from ..data.classes import ClassMap
 from ..data.collate import collate
 from ..data.dataset import load_detection_dataset
 from ..data.summary import DatasetSummary
-from ..data.transforms import Resolution, TrainTransform, resolution_for, resolution_preset
+from ..data.transforms import EvalTransform, Resolution, TrainTransform, resolution_for, resolution_preset
 from ..model.detr import DETR, build
 from .engine import TrainData
 from ..errors import CheckpointError, WorkbenchError
@@ -70,7 +70,10 @@ def load_data(train_json: Path, train_images: Path | None, val_json: Path | None
                                                   class_map=class_map, seed=seed)
     out = LoadedData(TrainData(train, None, train.class_map), [("training set", train_summary)])
     if val_json is not None:
+        # At the run's evaluation size (not the reference 800/1333): the validation loss must be
+        # comparable with the training loss, and the model is scored at that size too.
         val, val_summary = load_detection_dataset(val_json, val_images, train=False,
+                                                  transform=EvalTransform(resolution.eval_size, resolution.max_size),
                                                   class_map=train.class_map, seed=seed)
         out.data.val = val
         out.summaries.append(("validation set", val_summary))
