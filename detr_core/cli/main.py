@@ -16,6 +16,7 @@ COMMANDS: dict[str, str] = {
     "coco": "detr_core.cli.coco",
     "train": "detr_core.cli.train",
     "eval": "detr_core.cli.evaluate",
+    "preflight": "detr_core.cli.preflight",
 }
 
 
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except WorkbenchError as e:
         print(f"detr-workbench {args.command}: error: {e}", file=sys.stderr)
-        return 1
+        return getattr(e, "exit_code", 1)
     except KeyboardInterrupt:
         print(f"detr-workbench {args.command}: interrupted", file=sys.stderr)
         return 130

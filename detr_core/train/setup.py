@@ -87,6 +87,7 @@ class StartingModel:
     base: str  # what the weights are: one line
     notes: list[str] = field(default_factory=list)
     from_scratch: bool = False
+    new_classes: int = 0  # classes whose head row starts fresh (fine-tuning)
 
 
 def from_checkpoint(loaded, class_map: ClassMap, resolution: Resolution, seed: int) -> StartingModel:
@@ -95,7 +96,7 @@ def from_checkpoint(loaded, class_map: ClassMap, resolution: Resolution, seed: i
     model, config, transfer = transfer_to_classes(
         loaded.model, loaded.config, loaded.class_names, list(class_map.names), seed=seed,
         config_changes={"min_size": resolution.eval_size, "max_size": resolution.max_size})
-    return StartingModel(model, config, loaded.description, [transfer.describe()])
+    return StartingModel(model, config, loaded.description, [transfer.describe()], new_classes=len(transfer.new))
 
 
 def from_scratch(config_name: str, class_map: ClassMap, data: TrainData, resolution: Resolution,
