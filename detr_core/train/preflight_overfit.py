@@ -76,7 +76,7 @@ def run_overfit(model: DETR, dataset: CocoDetection, resolution: Resolution, *, 
     with folded_for_training(model, batch_stats=from_scratch):
         for _ in range(steps):
             losses = criterion(model(batch.images, batch.mask), batch.targets)
-            terms = {k: float(losses[k]) for k in ("loss", "loss_ce", "loss_bbox", "loss_giou")}
+            terms = {k: float(losses[k].detach()) for k in ("loss", "loss_ce", "loss_bbox", "loss_giou")}
             first = first or terms
             last = terms
             optimizer.zero_grad(set_to_none=True)
