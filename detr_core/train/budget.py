@@ -68,11 +68,9 @@ class TimeBudget:
         if has_val:
             evals = max(1, int(EVAL_SHARE * self.budget_s // max(eval_s, 1e-6)))
         spe = self.steps_per_epoch
-        per_epoch = spe * step_s + epoch_overhead_s
-        train_left = left - (min(evals, 1) * eval_s if has_val else 0.0)
-        if has_val:  # all but the final evaluation come out of the rest
-            train_left -= min(evals - 1, max(0, int(train_left // per_epoch))) * eval_s
-        epochs = max(1, int((steps_done + max(0.0, train_left) / step_s) // spe))
+        per_epoch = spe * step_s + epoch_overhead_s  # seconds of one more epoch, without evaluating
+        train_left = left - evals * eval_s  # evaluations: at most EVAL_SHARE of the budget (one at least)
+        epochs = max(1, int(steps_done / spe + max(0.0, train_left) / per_epoch))
         if steps_done and epochs * spe < steps_done:
             epochs = math.ceil(steps_done / spe)
         epochs = min(epochs, MAX_EPOCHS)
@@ -96,3 +94,33 @@ def estimate_eval_s(step_s: float, batch_size: int, val_images: int) -> float:
     if not val_images:
         return 0.0
     return val_images * (step_s / max(batch_size, 1)) * 2 / 3 + 0.5
+
+
+class BudgetClock:
+    """What the training loop measures for its budget: step times, the cost of an evaluation and
+    of an epoch's end, the seconds spent before a resume; and how often it has fitted."""
+
+    def __init__(self, budget: TimeBudget, spent_before_s: float = 0.0, fits: int = 0):
+        self.budget = budget
+        self.spent_before_s = spent_before_s
+        self.fits = fits  # 0: not yet; 1: after the first steps; 2: after an epoch; 3: after an evaluation
+        self.step_times: list[float] = []
+        self.eval_s = 0.0  # measured, once there was an evaluation
+        self.epoch_overhead_s = 0.0
+
+    def step_s(self) -> float:
+        times = self.step_times[1:] or self.step_times  # the first warms caches up
+        return sorted(times)[len(times) // 2]
+
+    def eval_estimate(self, batch_size: int, val_images: int) -> float:
+        return self.eval_s or estimate_eval_s(self.step_s(), batch_size, val_images)
+
+    def plan(self, *, elapsed_s: float, steps_done: int, batch_size: int, val_images: int) -> Plan:
+        return self.budget.fit(elapsed_s=elapsed_s, steps_done=steps_done, step_s=self.step_s(),
+                               epoch_overhead_s=self.epoch_overhead_s,
+                               eval_s=self.eval_estimate(batch_size, val_images), has_val=val_images > 0)
+
+    def out_of_time(self, elapsed_s: float, batch_size: int, val_images: int) -> bool:
+        if not self.step_times:
+            return False
+        return self.budget.out_of_time(elapsed_s, self.step_s(), self.eval_estimate(batch_size, val_images))

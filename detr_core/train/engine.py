@@ -1,4 +1,6 @@
 """The training loop: `train(cfg, model, data, on_event, should_stop, ...)`, plain Python.
+(One step: step.py; the validation loss: validation.py; the time budget: budget.py; Group DETR:
+groups.py; EMA: ema.py; TrainData / TrainResult: run_types.py, re-exported here.)
 
 One optimizer step = `cfg.accumulate` forward/backward passes of `cfg.batch_size` images on every
 process, then gradient clipping, AdamW, and the learning-rate schedule (optim.py). The loop calls
@@ -20,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -32,12 +33,10 @@ from torch.utils.data import DataLoader
 from . import distributed
 from ..model.config import ModelConfig
 from ..model.criterion import SetCriterion
-from ..data.classes import ClassMap
 from ..data.collate import Batch, collate
-from ..data.dataset import CocoDetection
 from ..data.sampler import EpochSampler
 from ..errors import CheckpointError, DatasetError, ImageError, NonFiniteLossError
-from .budget import MEASURE_STEPS, TimeBudget, estimate_eval_s
+from .budget import MEASURE_STEPS, BudgetClock, TimeBudget
 from .ema import WeightsEMA
 from .evaluate import evaluate_model
 from .events import (CheckpointSaved, EpochDone, EvalDone, Event, RunEnded, RunFailed, RunStarted,
@@ -48,36 +47,12 @@ from .config import TrainConfig
 from .fold import TrainingFold, folded_for_training
 from .groups import GroupedDETR
 from .rng_state import rng_state, set_rng_state
+from .run_types import StuckWatch, TrainData, TrainResult, autocast_for
 from .step import TrainStep
 from .validation import validation_loss
 
 OnEvent = Callable[[Event], None]
 ShouldStop = Callable[[], bool]
-
-
-@dataclass
-class TrainData:
-    train: CocoDetection
-    val: CocoDetection | None
-    class_map: ClassMap
-
-
-@dataclass
-class TrainResult:
-    status: str  # "completed" | "stopped"
-    epoch: int  # epochs completed
-    step: int  # optimizer steps done
-    metrics: dict | None  # last validation
-    checkpoint: Path | None
-    model: Path | None
-
-
-def _autocast(device: torch.device, enabled: bool):
-    """(context, dtype, needs a GradScaler): mixed precision on CUDA only."""
-    if not enabled or device.type != "cuda":
-        return contextlib.nullcontext(), None, False
-    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.autocast("cuda", dtype=dtype), dtype, dtype == torch.float16
 
 
 class _Loop:
@@ -107,17 +82,14 @@ class _Loop:
         self.steps_per_epoch = math.ceil(self.micro_per_epoch / cfg.accumulate)
         self.optimizer = build_optimizer(model, cfg, extra=self.grouped.extra_parameters())
         self.schedule = LRSchedule(self.optimizer, cfg, self.steps_per_epoch)
-        self.autocast, self.amp_dtype, use_scaler = _autocast(device, cfg.amp)
+        self.autocast, self.amp_dtype, use_scaler = autocast_for(device, cfg.amp)
         self.scaler = torch.amp.GradScaler("cuda") if use_scaler else None
         self.ema = WeightsEMA(model, cfg.ema_decay, cfg.ema_tau) if cfg.ema_decay > 0 else None
-        self.budget = TimeBudget(cfg.time_budget_s, self.steps_per_epoch) if cfg.time_budget_s else None
-        self.budget_fits = 0  # 0: not fitted yet; 1: after the first steps; 2: after an epoch; 3: after an eval
-        self.budget_elapsed = 0.0  # seconds of the budget spent before this process (resume)
+        self.clock = BudgetClock(TimeBudget(cfg.time_budget_s, self.steps_per_epoch)) if cfg.time_budget_s else None
         self.epoch, self.epoch_step, self.step = 0, 0, 0
         self.best_ap: float | None = None
         self.metrics: dict | None = None
-        self.first_epoch_loss: float | None = None
-        self.warned_stuck = False
+        self.stuck = StuckWatch()
         self.epoch_sums: dict[str, float] = {}  # loss terms summed over the epoch's steps so far
         self.epoch_images = 0
         self.resumed = resume is not None
@@ -132,9 +104,7 @@ class _Loop:
                                  self.autocast, self.scaler, device, self.ddp, self.ema, model)
         self.start_time = time.perf_counter()
         self.step_time_ema: float | None = None
-        self.step_times: list[float] = []
         self.eval_time = 0.0
-        self.epoch_overhead = 0.0
         self.plan_note: str | None = None
 
     @property
@@ -154,14 +124,15 @@ class _Loop:
         self.epoch, self.epoch_step, self.step = int(state["epoch"]), int(state["epoch_step"]), int(state["step"])
         self.best_ap = state.get("best_ap")
         self.metrics = state.get("last_metrics")
-        self.first_epoch_loss = state.get("first_epoch_loss")
+        self.stuck.first_loss = state.get("first_epoch_loss")
         self.epoch_sums = dict(state.get("epoch_sums") or {})
         self.epoch_images = int(state.get("epoch_images", 0))
         self.grouped.load_state(state.get("group_queries"))
         if self.ema is not None and state.get("ema"):
             self.ema.load_state_dict(state["ema"])
-        self.budget_fits = int(state.get("budget_fits", 0))
-        self.budget_elapsed = float(state.get("budget_elapsed_s", 0.0))
+        if self.clock is not None:
+            self.clock.fits = int(state.get("budget_fits", 0))
+            self.clock.spent_before_s = float(state.get("budget_elapsed_s", 0.0))
         set_rng_state(state["rng"])
 
     def state(self) -> dict:
@@ -170,14 +141,14 @@ class _Loop:
                  "scaler": self.scaler.state_dict() if self.scaler is not None else None,
                  "rng": rng_state(), "train_config": self.cfg.to_dict(),
                  "world_size": self.info.world_size, "best_ap": self.best_ap,
-                 "last_metrics": self.metrics, "first_epoch_loss": self.first_epoch_loss,
+                 "last_metrics": self.metrics, "first_epoch_loss": self.stuck.first_loss,
                  "epoch_sums": dict(self.epoch_sums), "epoch_images": self.epoch_images}
         if self.cfg.groups > 1:
             state["group_queries"] = self.grouped.state()
         if self.ema is not None:
             state["ema"] = self.ema.state_dict()
-        if self.budget is not None:
-            state.update(budget_fits=self.budget_fits, budget_elapsed_s=self._elapsed())
+        if self.clock is not None:
+            state.update(budget_fits=self.clock.fits, budget_elapsed_s=self._elapsed())
         return state
 
     # --- the loop ---
@@ -248,10 +219,11 @@ class _Loop:
         images = out.images * self.info.world_size
         self.epoch_images += images
         elapsed = time.perf_counter() - started
-        self.step_times.append(elapsed)
         self.step_time_ema = elapsed if self.step_time_ema is None else 0.9 * self.step_time_ema + 0.1 * elapsed
-        if self.budget is not None and self.budget_fits == 0 and len(self.step_times) > MEASURE_STEPS:
-            self._fit_budget(1)
+        if self.clock is not None:
+            self.clock.step_times.append(elapsed)
+            if self.clock.fits == 0 and len(self.clock.step_times) > MEASURE_STEPS:
+                self._fit_budget(1)
         self.emit(StepDone(
             epoch=self.epoch + 1, epoch_step=self.epoch_step, steps_per_epoch=self.steps_per_epoch,
             step=self.step, total_steps=self.total_steps, loss=out.terms["loss"],
@@ -263,38 +235,28 @@ class _Loop:
     # --- the time budget ---
 
     def _elapsed(self) -> float:
-        return self.budget_elapsed + time.perf_counter() - self.start_time
+        spent = self.clock.spent_before_s if self.clock is not None else 0.0
+        return spent + time.perf_counter() - self.start_time
 
-    def _measured_step_s(self) -> float:
-        times = self.step_times[1:] or self.step_times  # the first warms caches up
-        return sorted(times)[len(times) // 2]
-
-    def _eval_estimate(self) -> float:
-        if self.data.val is None:
-            return 0.0
-        if self.eval_time:
-            return self.eval_time
-        return estimate_eval_s(self._measured_step_s(), self.cfg.batch_size, len(self.data.val))
+    def _val_images(self) -> int:
+        return len(self.data.val) if self.data.val is not None else 0
 
     def _fit_budget(self, stage: int) -> None:
         """(Re)fit epochs and evaluation schedule into the budget; the lr schedule follows."""
-        plan = self.budget.fit(elapsed_s=self._elapsed(), steps_done=self.step, step_s=self._measured_step_s(),
-                               epoch_overhead_s=self.epoch_overhead, eval_s=self._eval_estimate(),
-                               has_val=self.data.val is not None)
-        epochs = max(plan.epochs, self.epoch + 1)
-        self.cfg = self.cfg.replace(epochs=epochs, eval_every=plan.eval_every)
+        plan = self.clock.plan(elapsed_s=self._elapsed(), steps_done=self.step, batch_size=self.cfg.batch_size,
+                               val_images=self._val_images())
+        self.cfg = self.cfg.replace(epochs=max(plan.epochs, self.epoch + 1), eval_every=plan.eval_every)
         self.schedule.refit(self.cfg)
         self.schedule.apply(self.step)
         self.stepper.cfg = self.cfg
         if self.files is not None:
             self.files.cfg = self.cfg
-        self.budget_fits = stage
+        self.clock.fits = stage
         self.plan_note = plan.reason
 
     def _out_of_time(self) -> bool:
-        if self.budget is None or not self.step_times:
-            return False
-        return self.budget.out_of_time(self._elapsed(), self._measured_step_s(), self._eval_estimate())
+        return self.clock is not None and self.clock.out_of_time(self._elapsed(), self.cfg.batch_size,
+                                                                 self._val_images())
 
     def _eta(self) -> float:
         remaining = self.total_steps - self.step
@@ -333,7 +295,9 @@ class _Loop:
                             losses={k: v for k, v in means.items() if k != "loss"}, duration_s=duration,
                             images_per_s=self.epoch_images / max(duration, 1e-9), eta_s=self._eta(),
                             metrics=metrics))
-        self._check_stuck(means.get("loss"))
+        warning = self.stuck.check(self.epoch, means.get("loss"))
+        if warning:
+            self.emit(RunWarning(warning))
         improved = metrics is not None and metrics.get("AP") is not None and (
             self.best_ap is None or metrics["AP"] > self.best_ap)
         if improved:
@@ -345,11 +309,13 @@ class _Loop:
                 with self._deployed() as deployed:
                     self.files.save_best(deployed, self.epoch, self.step, self.metrics)
         distributed.barrier()
-        self.epoch_overhead = time.perf_counter() - overhead_start - eval_cost
-        if self.budget is not None and not final:
-            if metrics is not None and self.budget_fits < 3:
+        if self.clock is not None and not final:
+            self.clock.epoch_overhead_s = time.perf_counter() - overhead_start - eval_cost
+            if metrics is not None:
+                self.clock.eval_s = self.eval_time
+            if metrics is not None and self.clock.fits < 3:
                 self._fit_budget(3)
-            elif self.budget_fits == 1:
+            elif self.clock.fits == 1:
                 self._fit_budget(2)
 
     def _deployed(self):
@@ -372,17 +338,6 @@ class _Loop:
                            loss=val_terms.pop("loss", None), losses=val_terms or None))
         self.model.train()
         return result.metrics
-
-    def _check_stuck(self, loss: float | None) -> None:
-        if loss is None:
-            return
-        if self.first_epoch_loss is None:
-            self.first_epoch_loss = loss
-        elif self.epoch >= 3 and not self.warned_stuck and loss > 0.95 * self.first_epoch_loss:
-            self.warned_stuck = True
-            self.emit(RunWarning(f"the loss has barely fallen in {self.epoch} epochs ({self.first_epoch_loss:.3f} "
-                                 f"-> {loss:.3f}): DETR learns slowly from scratch and on small data; "
-                                 "start from a pretrained checkpoint or train longer"))
 
     def _stop(self) -> TrainResult:
         path = None
