@@ -13,6 +13,9 @@ Files written into `run_dir` by the main process (all atomically, see checkpoint
     checkpoint.pth  after every epoch, at the end and when stopped: weights + resume state
     model.pth       at the end: the final weights (no optimizer state; what to deploy)
     best.pth        when validation AP improves: those weights
+With EMA (cfg.ema_decay) the averaged weights are the ones evaluated and written to model.pth and
+best.pth; checkpoint.pth keeps the raw weights and the average in its state. With a time budget
+(cfg.time_budget_s) the epochs are fitted after the first steps and the run ends on time.
 Resuming (`resume=` the state of checkpoint.pth, model already holding its weights) continues
 exactly: same data order and augmentation (functions of seed, epoch and index), optimizer,
 schedule, loss scaler and random generators.
