@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from ..model.detr import DETR
 
 GROUP_INITS = ("copy", "fresh")
-COPY_NOISE = 0.02  # "copy": extra groups = the model's queries + N(0, (0.02 * their std)^2) ... see _initial
+COPY_NOISE = 0.02  # "copy": noise std as a share of the trained queries' std
 
 
 def _initial(queries: Tensor, groups: int, init: str, seed: int) -> Tensor:
