@@ -160,7 +160,7 @@ class ClassesWidget(QWidget):
             return
         name = ask.ask_text(self, "Add class", "Name of the new class:")
         if name:
-            new_id = self.state.add_category(name)
+            new_id = self.state.edits.add_category(name)
             if new_id is not None:
                 self.select(new_id)
 
@@ -169,7 +169,7 @@ class ClassesWidget(QWidget):
         if category:
             name = ask.ask_text(self, "Rename class", "New name:", category["name"])
             if name and name != category["name"]:
-                self.state.rename_category(category["id"], name)
+                self.state.edits.rename_category(category["id"], name)
 
     def set_supercategory_of_selected(self) -> None:
         category = self._chosen()
@@ -177,14 +177,14 @@ class ClassesWidget(QWidget):
             current = str(category.get("supercategory") or "")
             value = ask.ask_text(self, "Supercategory", f"Supercategory of “{category['name']}”:", current)
             if value is not None and value != current:
-                self.state.set_supercategory(category["id"], value)
+                self.state.edits.set_supercategory(category["id"], value)
 
     def merge_selected(self) -> None:
         category = self._chosen()
         if category:
             target = ask.ask_merge_target(self, category, self._others(category))
             if target is not None:
-                self.state.merge_categories(category["id"], target)
+                self.state.edits.merge_categories(category["id"], target)
                 self.select(target)
 
     def delete_selected(self) -> None:
@@ -194,11 +194,11 @@ class ClassesWidget(QWidget):
             answer = ask.ask_delete_policy(self, category, count, self._others(category))
             if answer is not None:
                 boxes, target = answer
-                self.state.remove_category(category["id"], boxes=boxes, target_id=target)
+                self.state.edits.remove_category(category["id"], boxes=boxes, target_id=target)
 
     def recolor_selected(self) -> None:
         category = self._chosen()
         if category:
             color = ask.ask_color(self, self.state.category_color(category["id"]), category["name"])
             if color is not None:
-                self.state.set_category_color(category["id"], color)
+                self.state.edits.set_category_color(category["id"], color)

@@ -3,15 +3,14 @@ from __future__ import annotations
 
 from PySide6.QtGui import QColor
 
+from .document.entries import COLOR_KEY  # a user-chosen colour, on the COCO category record
+
 # Twenty well-separated colours (Sasha Trubetskoy's list); a class gets PALETTE[id % 20].
 PALETTE = (
     "#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#bfef45",
     "#fabed4", "#469990", "#dcbeff", "#9a6324", "#fffac8", "#800000", "#aaffc3", "#808000",
     "#ffd8b1", "#000075", "#a9a9a9", "#ffe119",
 )
-# A user-chosen colour is stored on the COCO category record under this key ("#rrggbb"), so it
-# travels with the dataset; other tools ignore unknown keys.
-COLOR_KEY = "workbench_color"
 
 STATUS_COLORS = {
     "unlabelled": "#9aa0a6",

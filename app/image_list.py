@@ -12,8 +12,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QApplication, QComboBox, QHBox
 
 from .colors import STATUS_COLORS
 from .icons import dot_icon
-from .image_filter import ERROR, ImageFilter
-from .state import STATUSES
+from .document.entries import STATUSES
+from .document.image_filter import ERROR, ImageFilter
 
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 1
 PREDICTIONS_REDRAW_MS = 250  # pre-annotation finishes many images a second: their rows, in one go

@@ -4,8 +4,10 @@ Seams for later docks (model, training):
     dock = window.add_dock(widget, "Model", Qt.RightDockWidgetArea, "model")  # listed in View
     window.menu("&Model").addAction(action)       # a new top-level menu, before Help
     window.canvas.layer("heatmap") / ("predictions") / window.canvas.add_layer(name, z)
-    window.state (AppState): current image, selection, status, undoable edits
-The model side (app/model/) is installed through these seams by `install_model_ui`.
+    window.state (AppState): current image, selection, status; window.state.edits: undoable edits
+MainWindow composes the parts: AppState, the model side (`window.model`, app/model/) and the
+training side (`window.training`, app/training/), whose widgets are installed through these seams
+by `install_model_ui` and `install_training_ui`.
 """
 from __future__ import annotations
 
@@ -19,16 +21,18 @@ from .actions import build_actions
 from .canvas import CanvasWidget
 from .compare.wiring import install_compare_ui
 from .classes_dock import ClassesWidget
+from .document.file_flows import FileFlows
+from .document.session import AUTOSAVE_SECONDS, DocumentSession
 from .export_model import install_export_action
-from .file_flows import FileFlows
 from .icons import icon
 from .image_list import ImageListWidget
+from .model.model_state import ModelState
 from .model.wiring import install_model_ui
 from .recent import RecentItems
-from .session import AUTOSAVE_SECONDS, DocumentSession
 from .shortcut_sheet import ShortcutSheetDialog
 from .state import AppState
 from .status_bar import StatusBarWidget
+from .training.training_state import TrainingState
 from .training.wiring import install_training_ui
 from .window_layout import fit_to_screen, scrollable
 
@@ -52,6 +56,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings = settings or QSettings("DETR Workbench", "DETR Workbench")
         self.state = state or AppState(parent=self)
+        self._setup_sides()
         self.session = DocumentSession(self.state, self.settings, autosave_seconds, parent=self)
         self._close_confirmed = False
         self.setWindowIcon(icon("app"))
@@ -74,6 +79,12 @@ class MainWindow(QMainWindow):
         self._on_state_document_opened()
 
     # -- set-up -----------------------------------------------------------------------------------
+    def _setup_sides(self) -> None:
+        """The model and training sides, over the same AppState (which builds neither); their
+        widgets reach them as state.model / state.training."""
+        self.model = self.state.model = ModelState(self.state)
+        self.training = self.state.training = TrainingState(self.state)  # follows state.model
+
     def _setup_canvas(self) -> None:
         self.canvas = CanvasWidget(self.state, self)
         self.setCentralWidget(self.canvas)
@@ -137,7 +148,8 @@ class MainWindow(QMainWindow):
             "open_image": f.open_image, "open_folder": f.open_folder, "open_json": f.open_json,
             "save": f.save, "save_as": f.save_as, "close_document": f.close_document, "quit": self.close,
             "undo": s.undo_stack.undo, "redo": s.undo_stack.redo, "draw_box": c.start_drawing,
-            "change_class": c.change_class, "duplicate": s.duplicate_selection, "delete": s.delete_selection,
+            "change_class": c.change_class, "duplicate": lambda: s.edits.duplicate_boxes(s.current_row, s.selection),
+            "delete": lambda: s.edits.delete_boxes(s.current_row, s.selection),
             "select_all": lambda: s.set_selection(sorted(c.box_items())),
             "next_image": lambda: s.go_next(1), "previous_image": lambda: s.go_next(-1),
             "next_unreviewed": s.go_next_unreviewed, "mark_reviewed": s.mark_reviewed,
@@ -146,8 +158,8 @@ class MainWindow(QMainWindow):
             "toggle_boxes": lambda hidden: s.set_boxes_visible(not hidden),
             "toggle_labels": lambda hidden: s.set_labels_visible(not hidden),
             "shortcuts": self.show_shortcuts, "about": self._show_about,
-            **{f"class_{n}": (lambda _checked=False, n=n: s.set_selection_category_number(n))
-               for n in range(1, 10)},
+            **{f"class_{n}": (lambda _checked=False, n=n:
+                              s.edits.set_boxes_category_number(s.current_row, s.selection, n)) for n in range(1, 10)},
         }
         for name, handler in handlers.items():
             a[name].triggered.connect(handler)
@@ -238,6 +250,8 @@ class MainWindow(QMainWindow):
         self.session.discard_autosave()
         self.compare_ui.shutdown()
         self.state.shutdown()
+        self.model.shutdown()
+        self.training.shutdown()
         event.accept()
 
     def _close_confirmed_now(self) -> None:

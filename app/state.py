@@ -1,55 +1,76 @@
-"""AppState: the one owner of what the workbench is working on, and the signals that say so.
+"""AppState: what the workbench shows (the current image, the box selection, class visibility,
+the list filter) and the signals that say when any of it changes.
 
-It holds the COCO document, the list of images, the current image, the box selection, class
-visibility, the list filter and the session's undo stack. Widgets receive it in their
-constructor, call its methods to change things and subscribe to its signals; they never call
-each other. Every document edit is a QUndoCommand (commands.py) pushed here.
+The document's data lives in the Qt-free layer `app/document/`: the image list with each image's
+status (entries.py), the list filter (image_filter.py), and every edit as an undoable command
+(commands.py) built by the AnnotationEditor (editing.py) that AppState owns as `state.edits`.
+AppState gives the editor the session's one QUndoStack (through app/commands.py) and turns the
+editor's notes into its signals. Widgets receive AppState in their constructor, call its methods
+(or `state.edits`) to change things and subscribe to its signals; they never call each other.
 
-Per-image status (unlabelled / predicted / edited / reviewed) is workbench state kept in the
-COCO file itself, as the key "workbench_status" on the image record: unknown keys survive a
-load/save, other tools ignore them, and the training loader can read it (e.g. to skip images that
-are not labelled yet). An image without the key is "edited" when it has boxes (labelled, not yet
-reviewed here) and "unlabelled" otherwise. An image of a folder gets its COCO record with its
-first edit or mark (in the same undo step), so the saved file lists exactly the images that were
-worked on, and undoing everything gives back the document as it was.
-
-Room for the model dock: `current_image` is the decoded picture on screen (EXIF applied, the
-same pixels the detector sees) and `set_status(row, "predicted")` marks predicted images.
-`state.model` (app/model/model_state.py) holds the detector's side: the loaded model, predictions
-per image, the threshold and the selected query, with its own signals.
-`state.training` (app/training/training_state.py) holds fine-tuning: the job (a child process),
-its live run and the run history, with its own signals.
+`current_image` is the decoded picture on screen (EXIF applied, the same pixels the detector sees).
+AppState builds neither the model side nor the training side: the window (MainWindow) composes
+them and sets `state.model` (app/model/model_state.py: detector, predictions, attention view) and
+`state.training` (app/training/training_state.py: the fine-tuning job and run history), which
+their own widgets read.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QColor, QImage, QUndoStack
 
-from . import commands as cmd
 from .colors import category_color
-from .image_filter import ImageFilter
-from .image_loader import ImageLoader
-from .model.model_state import ModelState
-from .state_edits import EditsMixin
-from .training.training_state import TrainingState
+from .commands import UndoStackHistory
+from .document.editing import AnnotationEditor
+from .document.entries import ImageEntry, ImageList, size_mismatch
+from .document.image_filter import ImageFilter, matches
+from .document.image_loader import ImageLoader
 
-STATUSES = ("unlabelled", "predicted", "edited", "reviewed")
-STATUS_KEY = "workbench_status"
-
-
-@dataclass
-class ImageEntry:
-    path: str  # absolute path of the file
-    name: str  # as listed: relative to the opened folder or image root
-    image_id: int | None = None  # the COCO image id, once the document has a record
-    size: tuple[int, int] | None = None  # (width, height) after EXIF orientation, once decoded
-    error: str | None = None  # why it cannot be shown, once known
+if TYPE_CHECKING:
+    from .model.model_state import ModelState
+    from .training.training_state import TrainingState
 
 
-class AppState(QObject, EditsMixin):
+class _EditNotes:
+    """The editor's EditNotify, as AppState's signals."""
+
+    def __init__(self, state: "AppState"):
+        self._state = state
+
+    def image_edited(self, image_id: int) -> None:
+        state = self._state
+        row = state.images.row_of_image(image_id)
+        state.annotations_changed.emit(image_id)
+        if row is not None:
+            state.image_changed.emit(row)
+
+    def row_changed(self, row: int) -> None:
+        self._state.image_changed.emit(row)
+
+    def categories_edited(self) -> None:
+        state = self._state
+        existing = {a["id"] for a in state.current_annotations()}
+        state.set_selection([i for i in state.selection if i in existing])
+        state.hidden_categories &= {c["id"] for c in state.categories()}
+        state.categories_changed.emit()
+
+    def reveal_image(self, image_id: int) -> None:
+        state = self._state
+        row = state.images.row_of_image(image_id)
+        if row is not None and row != state.current_row:
+            state.go_to(row)
+
+    def select(self, ids: list[int]) -> None:
+        self._state.set_selection(ids)
+
+    def say(self, text: str) -> None:
+        self._state.message.emit(text)
+
+
+class AppState(QObject):
     document_opened = Signal()  # a new document and image list are in place (or none)
     current_changed = Signal(int)  # row of the image now on screen (-1: none)
     image_loaded = Signal(int, QImage)  # row, its decoded picture
@@ -67,7 +88,7 @@ class AppState(QObject, EditsMixin):
     def __init__(self, loader: ImageLoader | None = None, parent: QObject | None = None):
         super().__init__(parent)
         self.document = None  # detr_core.coco.CocoDocument
-        self.entries: list[ImageEntry] = []
+        self.images = ImageList()
         self.root: Path | None = None
         self.current_row = -1
         self.current_image: QImage | None = None
@@ -76,41 +97,35 @@ class AppState(QObject, EditsMixin):
         self.boxes_visible = True
         self.labels_visible = True  # class-name tags on the boxes
         self.filter = ImageFilter()
-        self.last_category_id: int | None = None
         self.advance_after_review = False
-        self.busy = False
-        self._row_of_image: dict[int, int] = {}
-        self._row_of_path: dict[str, int] = {}
         self.undo_stack = QUndoStack(self)
         self.undo_stack.cleanChanged.connect(self._on_undo_stack_clean_changed)
+        self.edits = AnnotationEditor(UndoStackHistory(self.undo_stack), _EditNotes(self))
         self.loader = loader or ImageLoader(parent=self)
         self.loader.loaded.connect(self._on_loader_loaded)
         self.loader.failed.connect(self._on_loader_failed)
-        self.model = ModelState(self)  # detector, predictions, attention view (its own signals)
-        self.training = TrainingState(self)  # fine-tuning job, its live run, run history
+        self.model: ModelState | None = None  # set by the window that composes the model side
+        self.training: TrainingState | None = None  # set by the window that composes training
 
     # -- the document -----------------------------------------------------------------------------
     def install(self, document, entries: list[ImageEntry], root: Path | None,
                 select_path: str | None = None, unsaved: bool = False) -> None:
         """Start working on `document` and `entries` (the result of opening something)."""
         self.undo_stack.clear()
-        self.document, self.entries, self.root = document, entries, root
-        self._row_of_image = {e.image_id: i for i, e in enumerate(entries) if e.image_id is not None}
-        self._row_of_path = {e.path: i for i, e in enumerate(entries)}
+        self.document, self.images, self.root = document, ImageList(document, entries), root
+        self.edits.reset(document, self.images)
         self.selection, self.hidden_categories, self.boxes_visible = [], set(), True
         filter_was_active, self.filter = self.filter.is_active(), ImageFilter()
         self.current_row, self.current_image = -1, None
         self.loader.forget()
-        cats = self.categories()
-        self.last_category_id = cats[0]["id"] if cats else None
         if unsaved:
             self.undo_stack.resetClean()
         self.document_opened.emit()
         if filter_was_active:
             self.filter_changed.emit()
         self.dirty_changed.emit(self.is_dirty())
-        start = self._row_of_path.get(select_path, 0) if select_path else 0
-        self.go_to(start if entries else -1)
+        start = self.images.row_of_path(select_path) if select_path else 0
+        self.go_to((start or 0) if entries else -1)
 
     def is_dirty(self) -> bool:
         return self.document is not None and not self.undo_stack.isClean()
@@ -119,8 +134,13 @@ class AppState(QObject, EditsMixin):
     def _on_undo_stack_clean_changed(self, clean: bool) -> None:
         self.dirty_changed.emit(self.document is not None and not clean)
 
+    @property
+    def busy(self) -> bool:
+        """A save is writing the document: edits are refused with a message."""
+        return self.edits.busy
+
     def set_busy(self, busy: bool) -> None:
-        self.busy = busy
+        self.edits.busy = busy
         self.busy_changed.emit(busy)
 
     def mark_saved(self) -> None:
@@ -128,53 +148,36 @@ class AppState(QObject, EditsMixin):
 
     def shutdown(self) -> None:
         self.loader.shutdown()
-        self.model.shutdown()
-        self.training.shutdown()
 
     # -- images -----------------------------------------------------------------------------------
+    @property
+    def entries(self) -> list[ImageEntry]:
+        return self.images.entries
+
     def row_count(self) -> int:
-        return len(self.entries)
+        return len(self.images)
 
     def entry(self, row: int) -> ImageEntry:
-        return self.entries[row]
+        return self.images[row]
 
     def current_entry(self) -> ImageEntry | None:
-        return self.entries[self.current_row] if 0 <= self.current_row < len(self.entries) else None
+        return self.images[self.current_row] if self.images.has_row(self.current_row) else None
 
     def row_of_path(self, path: str) -> int | None:
-        return self._row_of_path.get(path)
+        return self.images.row_of_path(path)
 
     def annotations(self, row: int) -> list[dict]:
-        image_id = self.entries[row].image_id
-        if image_id is None or self.document is None:
-            return []
-        return self.document.annotations_for(image_id)
+        return self.images.annotations(row)
 
     def current_annotations(self) -> list[dict]:
         return self.annotations(self.current_row) if self.current_entry() else []
 
-    def raw_status(self, image_id: int) -> str | None:
-        return self.document.image(image_id).get(STATUS_KEY)
-
-    def set_raw_status(self, image_id: int, status: str | None) -> None:
-        record = self.document.image(image_id)
-        if status is None:
-            record.pop(STATUS_KEY, None)
-        else:
-            record[STATUS_KEY] = status
-
     def status(self, row: int) -> str:
-        entry = self.entries[row]
-        if entry.image_id is None:
-            return "unlabelled"
-        stored = self.raw_status(entry.image_id)
-        if stored in STATUSES:
-            return stored
-        return "edited" if self.document.annotations_for(entry.image_id) else "unlabelled"
+        return self.images.status(row)
 
     def matches(self, row: int) -> bool:
         """Whether `row` passes the list filter."""
-        return self.filter.accepts(self, row)
+        return matches(self.filter, self.images, row)
 
     def set_filter(self, image_filter: ImageFilter) -> None:
         self.filter = image_filter
@@ -182,18 +185,19 @@ class AppState(QObject, EditsMixin):
 
     # -- navigation -------------------------------------------------------------------------------
     def go_to(self, row: int) -> None:
-        if not -1 <= row < len(self.entries):
+        if not -1 <= row < len(self.images):
             return
         self.current_row, self.current_image = row, None
         self.set_selection([])
         self.current_changed.emit(row)
-        if row >= 0 and self.entries[row].error is not None:  # known bad: say so at once
-            self.image_failed.emit(row, self.entries[row].error)
-            self.message.emit(self.entries[row].error)
+        entries = self.images
+        if row >= 0 and entries[row].error is not None:  # known bad: say so at once
+            self.image_failed.emit(row, entries[row].error)
+            self.message.emit(entries[row].error)
         if row >= 0:
             after, before = self._neighbour(row, 1), self._neighbour(row, -1)
-            prefetch = [self.entries[r].path for r in (after, before) if r is not None]
-            self.loader.request(self.entries[row].path, prefetch)
+            prefetch = [entries[r].path for r in (after, before) if r is not None]
+            self.loader.request(entries[row].path, prefetch)
 
     def go_next(self, step: int = 1) -> None:
         """Next (step=1) or previous (-1) image that passes the filter."""
@@ -204,7 +208,7 @@ class AppState(QObject, EditsMixin):
             self.go_to(row)
 
     def go_next_unreviewed(self) -> None:
-        n = len(self.entries)
+        n = len(self.images)
         for k in range(1, n + 1):
             row = (self.current_row + k) % n
             if self.status(row) != "reviewed" and self.matches(row):
@@ -212,15 +216,9 @@ class AppState(QObject, EditsMixin):
                 return
         self.message.emit("Every image in the list is reviewed.")
 
-    def reveal_image(self, image_id: int) -> None:
-        """Bring the image `image_id` on screen (undo/redo of an edit made there)."""
-        row = self._row_of_image.get(image_id)
-        if row is not None and row != self.current_row:
-            self.go_to(row)
-
     def _neighbour(self, row: int, step: int) -> int | None:
         r = row + step
-        while 0 <= r < len(self.entries):
+        while 0 <= r < len(self.images):
             if self.matches(r):
                 return r
             r += step
@@ -228,58 +226,42 @@ class AppState(QObject, EditsMixin):
 
     @Slot(str, QImage)
     def _on_loader_loaded(self, path: str, picture: QImage) -> None:
-        row = self._row_of_path.get(path)
+        row = self.images.row_of_path(path)
         if row is None:
             return
-        entry = self.entries[row]
+        entry = self.images[row]
         entry.size = (picture.width(), picture.height())
         if entry.error is not None:
             entry.error = None
             self.image_changed.emit(row)
         if row == self.current_row:
             self.current_image = picture
-            self._check_recorded_size(entry)
+            mismatch = size_mismatch(entry, self.document)
+            if mismatch:
+                self.message.emit(mismatch)
             self.image_loaded.emit(row, picture)
 
     @Slot(str, str)
     def _on_loader_failed(self, path: str, message: str) -> None:
-        row = self._row_of_path.get(path)
+        row = self.images.row_of_path(path)
         if row is None:
             return
-        self.entries[row].error = message
+        self.images[row].error = message
         self.image_changed.emit(row)
         if row == self.current_row:
             self.image_failed.emit(row, message)
             self.message.emit(message)
 
-    def _check_recorded_size(self, entry: ImageEntry) -> None:
-        if entry.image_id is None:
-            return
-        record = self.document.image(entry.image_id)
-        recorded = (record.get("width"), record.get("height"))
-        if recorded != entry.size and None not in recorded:
-            self.message.emit(f"{entry.name}: the file is {entry.size[0]}x{entry.size[1]} (EXIF "
-                              f"orientation applied), the COCO record says {recorded[0]}x{recorded[1]}")
-
     # -- classes ----------------------------------------------------------------------------------
     def categories(self) -> list[dict]:
         return list(self.document.categories) if self.document is not None else []
 
-    def has_category(self, category_id: int) -> bool:
-        return any(c["id"] == category_id for c in self.categories())
-
-    def _category(self, category_id: int) -> dict | None:
-        try:
-            return self.document.category(category_id) if self.document is not None else None
-        except KeyError:
-            return None
-
     def category_name(self, category_id: int) -> str:
-        record = self._category(category_id)
-        return record["name"] if record else f"#{category_id}"
+        return self.edits.category_name(category_id)
 
     def category_color(self, category_id: int) -> QColor:
-        return category_color(self._category(category_id) or {"id": category_id})
+        known = self.edits.has_category(category_id)
+        return category_color(self.document.category(category_id) if known else {"id": category_id})
 
     def category_counts(self) -> dict[int, int]:
         counts: dict[int, int] = {}
@@ -309,35 +291,34 @@ class AppState(QObject, EditsMixin):
             self.selection = ids
             self.selection_changed.emit(ids)
 
-    # -- edits (each one undoable) ------------------------------------------------------------------
-    def push(self, command: cmd.StateCommand) -> bool:
-        """Apply `command` and put it on the undo stack, unless a save is writing the document."""
-        if self.busy:
-            self.message.emit("Saving… that edit was not applied; please try again.")
-            if command.image_id is not None:
-                self.notify_image(command.image_id)
-            return False
-        self.undo_stack.push(command)
-        return not command.failed
+    # -- edits of what is on screen (the current image, the selected boxes): see state.edits ---------
+    def add_box(self, bbox, category_id: int) -> int | None:
+        """Add a box of class `category_id` to the current image; returns its annotation id."""
+        ids = self.edits.add_boxes(self.current_row, [(category_id, bbox)])
+        return ids[0] if ids else None
 
-    def attach_image_id(self, row: int, image_id: int | None) -> None:
-        """Record that `row` now has (or no longer has) a COCO image record (used by commands)."""
-        entry = self.entries[row]
-        if entry.image_id is not None:
-            self._row_of_image.pop(entry.image_id, None)
-        entry.image_id = image_id
-        if image_id is not None:
-            self._row_of_image[image_id] = row
+    def add_box_with_new_category(self, bbox, name: str) -> int | None:
+        """Create class `name` and add a box of it to the current image, as one undo step."""
+        return self.edits.add_box_with_new_category(self.current_row, bbox, name)
 
-    def notify_image(self, image_id: int) -> None:
-        """Tell views that an image's boxes or status changed (used by commands)."""
-        row = self._row_of_image.get(image_id)
-        self.annotations_changed.emit(image_id)
-        if row is not None:
-            self.image_changed.emit(row)
+    def set_bboxes(self, bboxes: dict[int, list[float]], nudge: bool = False) -> None:
+        """Move or resize boxes of the current image (one undo step)."""
+        self.edits.set_bboxes(self.current_row, bboxes, nudge)
 
-    def notify_categories(self) -> None:
-        existing = {a["id"] for a in self.current_annotations()}
-        self.set_selection([i for i in self.selection if i in existing])
-        self.hidden_categories &= {c["id"] for c in self.categories()}
-        self.categories_changed.emit()
+    def nudge_selection(self, dx: float, dy: float) -> None:
+        """Move the selected boxes by (dx, dy) pixels, stopping at the image border."""
+        self.edits.nudge(self.current_row, self.selection, dx, dy)
+
+    def set_selection_category(self, category_id: int) -> None:
+        self.edits.set_boxes_category(self.current_row, self.selection, category_id)
+
+    def mark_reviewed(self) -> None:
+        """Space: the current image's boxes are checked. Optionally go on to the next unreviewed."""
+        if self.current_entry() is None:
+            return
+        if self.status(self.current_row) == "reviewed":
+            self.message.emit("Already reviewed.")
+        else:
+            self.edits.set_status(self.current_row, "reviewed")
+        if self.advance_after_review:
+            self.go_next_unreviewed()

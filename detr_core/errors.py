@@ -26,6 +26,11 @@ class DatasetError(WorkbenchError):
     """An annotation file or image folder that cannot be used."""
 
 
+class EditRefused(DatasetError, ValueError):
+    """An edit the COCO document refuses (a bad box, a taken or empty class name, an image already
+    listed); the document is unchanged. A ValueError too, as these were before it existed."""
+
+
 class NonFiniteLossError(WorkbenchError):
     """Training produced a NaN or infinite loss."""
 

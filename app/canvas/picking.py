@@ -44,7 +44,7 @@ class ClassPickFlow:
     def for_new_box(self, rect: QRectF, at: QPoint) -> None:
         """Ask the class of the box `rect` just drawn, at viewport point `at`."""
         self.pending = QRectF(rect)
-        self._open(at, self.state.last_category_id, "Class of the new box", NEW)
+        self._open(at, self.state.edits.last_category_id, "Class of the new box", NEW)
 
     def for_selection(self, at: QPoint, ann_id: int) -> None:
         """Ask a new class for the selected boxes, starting from the class of box `ann_id`."""
@@ -81,11 +81,10 @@ class ClassPickFlow:
             if bbox is not None:
                 self.state.add_box_with_new_category(bbox, name)
         elif self.purpose == CHANGE:
-            self.state.undo_stack.beginMacro(f"Set class to {name}")
-            category_id = self.state.add_category(name)
-            if category_id is not None:
-                self.state.set_selection_category(category_id)
-            self.state.undo_stack.endMacro()
+            with self.state.edits.undo_step(f"Set class to {name}"):
+                category_id = self.state.edits.add_category(name)
+                if category_id is not None:
+                    self.state.set_selection_category(category_id)
         self.parent.setFocus()
 
     @Slot()

@@ -1,7 +1,7 @@
 """Accepting and rejecting predictions: `PredictionAcceptor`, owned by ModelState
 (`state.model.acceptor`).
 
-An accepted prediction becomes an ordinary annotation through `state.add_boxes`: one undo step,
+An accepted prediction becomes an ordinary annotation through `state.edits.add_boxes`: one undo step,
 whatever it took (new classes are created in the same step). Accepting everything above the
 threshold on an image nobody labelled marks it "predicted"; accepting one by one is an edit like
 drawing ("edited"). The prediction is hidden while its annotation exists, so undo brings it back.
@@ -13,6 +13,7 @@ of the image's predictions, and `decided` says which image changed.
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Callable
 
 from PySide6.QtCore import QObject, QSettings, Signal
@@ -146,20 +147,14 @@ class PredictionAcceptor(QObject):
         text = (f"Accept {kept[0][0].name} prediction ({kept[0][0].score:.2f})" if len(kept) == 1
                 else f"Accept {len(kept)} predictions")
         macro = bool(new_names) or mark_predicted
-        stack = self.state.undo_stack
         ids: list[int] = []
-        if macro:
-            stack.beginMacro(text)
-        try:
-            if all(self.state.add_category(name) is not None for name in new_names):
+        with self.state.edits.undo_step(text) if macro else nullcontext():
+            if all(self.state.edits.add_category(name) is not None for name in new_names):
                 categories = self.state.categories()
                 boxes = [(find_category(categories, c.name)["id"], bbox) for _, c, bbox in kept]
-                ids = self.state.add_boxes(row, boxes, text)
+                ids = self.state.edits.add_boxes(row, boxes, text)
                 if ids and mark_predicted:
-                    self.state.set_status(row, "predicted")
-        finally:
-            if macro:
-                stack.endMacro()
+                    self.state.edits.set_status(row, "predicted")
         path = self.state.entry(row).path
         stored = self.store.get(path)
         if len(ids) == len(kept) and stored is not None:

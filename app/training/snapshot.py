@@ -22,9 +22,8 @@ from detr_core.coco import CocoDocument
 from detr_core.coco.split import split_image_ids
 from detr_core.errors import WorkbenchError
 
+from ..document.entries import STATUS_KEY
 from .command import DataFiles
-
-STATUS_KEY = "workbench_status"  # the per-image status key of app/state.py (a test keeps them equal)
 
 VALIDATIONS = ("split", "file", "none")
 _SHOWN = 5

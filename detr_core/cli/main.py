@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "eval": "detr_core.cli.evaluate",
     "compare": "detr_core.cli.compare",
     "review": "detr_core.cli.review",
+    "preflight": "detr_core.cli.preflight",
 }
 
 
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except WorkbenchError as e:
         print(f"detr-workbench {args.command}: error: {e}", file=sys.stderr)
-        return 1
+        return getattr(e, "exit_code", 1)
     except KeyboardInterrupt:
         print(f"detr-workbench {args.command}: interrupted", file=sys.stderr)
         return 130

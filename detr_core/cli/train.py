@@ -23,9 +23,11 @@ _TRAIN_OPTIONS = {
     "epochs": int, "batch_size": int, "accumulate": int, "lr": float, "lr_backbone": float,
     "weight_decay": float, "clip_max_norm": float, "schedule": str, "lr_drop": int,
     "warmup_steps": int, "resolution": str, "workers": int, "seed": int, "eval_every": int,
+    "groups": int, "ema_decay": float,
 }
 _SAVED_ARGS = ("train_json", "train_images", "val_json", "val_images", "checkpoint", "config",
                "half_weights")
+EXIT_PREFLIGHT = 4
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -74,6 +76,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     opt.add_argument("--workers", type=int, help="data-loader processes (default 2)")
     opt.add_argument("--seed", type=int, help="default 42")
     opt.add_argument("--eval-every", type=int, help="validate every N epochs (default 1)")
+    opt.add_argument("--groups", type=int, help="Group DETR query groups while training (the saved model "
+                                                "keeps one; recipe default 4 on small data)")
+    opt.add_argument("--ema-decay", type=float, help="EMA of the weights, evaluated and saved; 0 = off "
+                                                     "(recipe default 0.99 on small data)")
+    opt.add_argument("--time-budget", metavar="DURATION",
+                     help="train for this long (10m, 90s, 1h30m): epochs, schedule and evaluations are "
+                          "fitted after the first steps; ends on time with its best model")
+    opt.add_argument("--recipe", choices=("auto", "reference"), default="auto",
+                     help="auto (default): settings chosen from the data, printed at start; reference: "
+                          "the reference fine-tuning recipe; options given always win")
+    opt.add_argument("--preflight", action="store_true",
+                     help="check the data and the model first (see `detr-workbench preflight`); errors "
+                          f"stop the run (exit code {EXIT_PREFLIGHT}) unless --go-anyway")
+    opt.add_argument("--go-anyway", action="store_true", help="train even when the preflight finds errors")
     p.set_defaults(func=run_command)
 
 
@@ -111,27 +127,64 @@ class _StopFlag:
         return self.requested or (self.max_steps is not None and self.step >= self.max_steps)
 
 
+def _given(args, from_scratch: bool) -> dict:
+    """The training options given on the command line (TrainConfig fields)."""
+    from ..train.budget import parse_duration
+    from ..train.config import TrainConfig
+
+    given = {}
+    for name in _TRAIN_OPTIONS:
+        value = getattr(args, name)
+        if value is not None:
+            given["num_workers" if name == "workers" else name] = value
+    if args.time_budget is not None:
+        given["time_budget_s"] = parse_duration(args.time_budget)
+    if from_scratch and (args.recipe == "reference" or "lr" in given):
+        given.setdefault("lr_backbone", given.get("lr", TrainConfig.lr))
+    return given
+
+
+def _config(given: dict, from_scratch: bool, args):
+    from ..train.config import TrainConfig
+
+    fixed = dict(hflip=not args.no_flip, freeze_backbone=args.freeze_backbone, amp=not args.no_amp)
+    if from_scratch:
+        fixed.update(train_stem=True, batch_stats=True)
+    try:
+        return TrainConfig(**given, **fixed)
+    except (ValueError, TypeError) as e:
+        from ..errors import WorkbenchError
+
+        raise WorkbenchError(str(e)) from None
+
+
 def _train_config(args, saved: dict | None, from_scratch: bool):
     from ..train.config import TrainConfig
 
     if saved is not None:  # resuming: the run's own config, with a new length if asked for
         cfg = TrainConfig.from_dict(saved)
         return cfg.replace(epochs=args.epochs) if args.epochs is not None else cfg
-    given = {}
-    for name in _TRAIN_OPTIONS:
-        value = getattr(args, name)
-        if value is not None:
-            given["num_workers" if name == "workers" else name] = value
-    if from_scratch:
-        given.setdefault("lr_backbone", given.get("lr", TrainConfig.lr))
-        given.update(train_stem=True, batch_stats=True)
-    given.update(hflip=not args.no_flip, freeze_backbone=args.freeze_backbone, amp=not args.no_amp)
+    return _config(_given(args, from_scratch), from_scratch, args)
+
+
+def _with_recipe(args, cfg, data, start, from_scratch: bool):
+    """(config, lines): the automatic recipe over the given options (--recipe auto), or the given
+    options over the reference recipe."""
+    from ..train.recipe import DataFacts, choose
+
+    given = _given(args, from_scratch)
+    if args.recipe == "reference":
+        return cfg, ["recipe: reference (" + (", ".join(f"{k}={v}" for k, v in sorted(given.items())) or
+                                             "its defaults") + ")"]
+    facts = DataFacts.of(data.train, new_classes=start.new_classes, from_scratch=from_scratch)
+    base = _config({}, from_scratch, args)
     try:
-        return TrainConfig(**given)
+        recipe = choose(facts, given, base)
     except ValueError as e:
         from ..errors import WorkbenchError
 
         raise WorkbenchError(str(e)) from None
+    return recipe.config, recipe.lines
 
 
 def _fill_from_run(args) -> None:
@@ -168,6 +221,12 @@ def run_command(args: argparse.Namespace) -> int:
             raise WorkbenchError("--train-json is required (except with --resume of a run that has run.json)")
         if args.checkpoint and args.config:
             raise WorkbenchError("--config is for training from scratch; --checkpoint brings its own model")
+        if args.time_budget is not None:  # a bad budget is refused before anything is written
+            from ..train.budget import parse_duration
+
+            parse_duration(args.time_budget)
+        if args.preflight and not args.resume:  # before the run folder is touched
+            _preflight(args, info.is_main)
         if not args.resume:
             prepare_run_dir(args.out, resume=False, overwrite=args.overwrite, main=info.is_main)
         distributed.barrier()
@@ -238,7 +297,12 @@ def _train(args, device, sinks, stop: _StopFlag) -> int:
         start = train_setup.from_checkpoint(loaded_base, data.class_map, resolution, cfg.seed)
     else:
         start = train_setup.from_scratch(args.config or "small", data.class_map, data, resolution, cfg.seed)
+    recipe: list[str] = []
+    if raw is None:
+        cfg, recipe = _with_recipe(args, cfg, data, start, start.from_scratch)
     if main:
+        for line in recipe:
+            print(f"detr-workbench train: {line}", file=sys.stderr)
         for title, summary in loaded.summaries:
             print("\n".join(summary.lines(title)), file=sys.stderr)
         print(f"detr-workbench train: model: {start.base}", file=sys.stderr)
@@ -252,5 +316,21 @@ def _train(args, device, sinks, stop: _StopFlag) -> int:
                    metadata=metadata, base=start.base,
                    warnings=[w.strip().removeprefix("warning: ") for w in warnings]
                    + (start.notes if start.from_scratch else []),
-                   half_weights=bool(args.half_weights))
+                   half_weights=bool(args.half_weights), recipe=recipe)
     return 0 if result.status == "completed" else EXIT_STOPPED
+
+
+def _preflight(args, main: bool) -> None:
+    from .preflight import failed, run_preflight
+    from ..errors import WorkbenchError
+
+    findings = run_preflight(args.train_json, args.train_images, args.val_json, args.val_images,
+                             args.checkpoint, args.config, args.resolution)
+    if main:
+        for f in findings:
+            print(f"detr-workbench preflight: {f.line()}", file=sys.stderr)
+    if failed(findings) and not args.go_anyway:
+        error = WorkbenchError(f"preflight found {sum(f.severity == 'error' for f in findings)} errors "
+                               "(above); fix them, or train anyway with --go-anyway")
+        error.exit_code = EXIT_PREFLIGHT
+        raise error

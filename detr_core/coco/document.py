@@ -12,8 +12,13 @@ Edits return what their undo needs (the GUI wraps them in QUndoCommands):
     add_image / add_category -> id   undo: remove_image / remove_category -> record; redo: restore
     remove_image / remove_category / merge_categories -> record   undo: restore(record);
                                                                    redo: reapply(record)
+    set_image_field / set_category_field -> old value (None: absent); undo: call again with it
 Records must be undone in stack order (the state right after the edit), as a QUndoStack does.
 New ids are max existing + 1 and are never handed out twice in one session.
+
+Every edit method is `@recorded` (changes.py): observers added with `add_observer` hear of each
+finished edit as a `Change` that replays exactly, which is what the write-ahead journal keeps.
+Category edits are done by a `CategoryEdits` object (category_edits.py) the document owns.
 """
 from __future__ import annotations
 
@@ -21,9 +26,11 @@ import copy
 import os
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
-from ..errors import DatasetError
-from .category_edits import CategoryEditsMixin, position, reinsert, remove_where
+from ..errors import DatasetError, EditRefused
+from .category_edits import CategoryEdits, position, reinsert, remove_where
+from .changes import Change, recorded
 from .index import CocoIndex
 from .io import DiskState, JsonFormat, read_coco, write_atomic
 from .validate import LoadReport, bbox_problem, is_int
@@ -37,11 +44,11 @@ _IMAGE_KEYS = ("id", "file_name", "width", "height")
 def _checked_bbox(bbox_xywh) -> list[float]:
     bad = bbox_problem(bbox_xywh)
     if bad:
-        raise ValueError(bad)
+        raise EditRefused(bad)
     return [float(v) for v in bbox_xywh]
 
 
-class CocoDocument(CategoryEditsMixin):
+class CocoDocument:
     """A COCO instances document. `path` is the JSON file; image file_name values are relative to
     `image_root`. `revision` counts edits; `dirty` is True while it differs from the saved one."""
 
@@ -59,6 +66,10 @@ class CocoDocument(CategoryEditsMixin):
         self._next_id = {kind: max((r["id"] for r in data[kind]), default=0) + 1
                          for kind in ("images", "annotations", "categories")}
         self._load_geometry: dict[int, tuple[list, object]] = {}  # ann id -> (bbox, area) first seen
+        self._categories = CategoryEdits(data, self._index, lambda: self._fresh_id("categories"),
+                                         lambda: self.label)
+        self._observers: list[Callable[[Change], None]] = []
+        self._edit_depth = 0  # nested edit calls are reported once, as the outer one
 
     # --- creating ---
 
@@ -116,6 +127,11 @@ class CocoDocument(CategoryEditsMixin):
         self._index.forget_paths()
 
     @property
+    def disk(self) -> DiskState | None:
+        """The file as it was when loaded or last saved (None: never read from or written to)."""
+        return self._disk
+
+    @property
     def json_format(self) -> JsonFormat:
         """How the file was formatted (indent, separators); saves keep it."""
         return self._format
@@ -147,6 +163,30 @@ class CocoDocument(CategoryEditsMixin):
     def category_by_name(self, name: str) -> dict | None:
         return self._index.by_name.get(name)
 
+    # --- observing edits, and what a replay needs beyond the COCO object ---
+
+    def add_observer(self, observer: Callable[[Change], None]) -> None:
+        """Call `observer(change)` after every finished edit (on the editing thread)."""
+        self._observers.append(observer)
+
+    def remove_observer(self, observer: Callable[[Change], None]) -> None:
+        if observer in self._observers:
+            self._observers.remove(observer)
+
+    def session_state(self) -> dict:
+        """JSON-ready: the next ids and the load-time geometry of edited boxes. A copy of the
+        COCO object with this state adopted replays later changes exactly as this one did."""
+        geometry = [[ann_id, list(bbox), area is not _MISSING, None if area is _MISSING else area]
+                    for ann_id, (bbox, area) in self._load_geometry.items()]
+        return {"next_id": dict(self._next_id), "load_geometry": geometry}
+
+    def adopt_session_state(self, state: dict) -> None:
+        """Take over `session_state()` of the document this one is a copy of."""
+        self._next_id = {kind: max(int(state["next_id"][kind]), self._next_id[kind])
+                         for kind in self._next_id}
+        self._load_geometry = {int(ann_id): (list(bbox), area if has_area else _MISSING)
+                               for ann_id, bbox, has_area, area in state["load_geometry"]}
+
     # --- editing images and annotations ---
 
     def _touch(self) -> None:
@@ -164,15 +204,16 @@ class CocoDocument(CategoryEditsMixin):
         except ValueError:  # another drive on Windows: keep it absolute
             return Path(absolute).as_posix()
 
+    @recorded
     def add_image(self, path, width: int, height: int, **extra) -> int:
         """Add an image (file_name stored relative to image_root); returns its new id."""
         if not (is_int(width) and width > 0 and is_int(height) and height > 0):
-            raise ValueError(f"image size must be positive integers, got {width!r}x{height!r}")
+            raise EditRefused(f"image size must be positive integers, got {width!r}x{height!r}")
         if set(extra) & set(_IMAGE_KEYS):
             raise ValueError(f"add_image sets {', '.join(_IMAGE_KEYS)} itself")
         existing = self.find_image(path)
         if existing is not None:
-            raise DatasetError(f"{self.label}: {path} is already in the document (image {existing})")
+            raise EditRefused(f"{self.label}: {path} is already in the document (image {existing})")
         image = {"id": self._fresh_id("images"), "file_name": self._relative_name(path),
                  "width": width, "height": height, **extra}
         self.images.append(image)
@@ -182,6 +223,7 @@ class CocoDocument(CategoryEditsMixin):
         self._touch()
         return image["id"]
 
+    @recorded
     def remove_image(self, image_id: int) -> dict:
         """Remove an image and its annotations; returns the record `restore` needs."""
         image = self.image(image_id)
@@ -192,6 +234,7 @@ class CocoDocument(CategoryEditsMixin):
         self._touch()
         return {"op": "remove_image", "image_index": index, "image": image, "removed": removed}
 
+    @recorded
     def add_annotation(self, image_id: int, category_id: int, bbox_xywh, **extra) -> int:
         """Append a box; area = w*h, iscrowd 0 and segmentation [] unless given in `extra`."""
         bbox = _checked_bbox(bbox_xywh)
@@ -208,6 +251,7 @@ class CocoDocument(CategoryEditsMixin):
         self._touch()
         return ann["id"]
 
+    @recorded
     def insert_annotation(self, index: int, ann: dict) -> None:
         """Put `ann` (e.g. the dict remove_annotation returned) back at position `index`."""
         if ann["id"] in self._index.annotations:
@@ -226,6 +270,7 @@ class CocoDocument(CategoryEditsMixin):
         self._next_id["annotations"] = max(self._next_id["annotations"], ann["id"] + 1)
         self._touch()
 
+    @recorded
     def remove_annotation(self, ann_id: int) -> tuple[int, dict]:
         """Remove a box; returns (index in the file, the dict) for insert_annotation."""
         ann = self.annotation(ann_id)
@@ -237,6 +282,7 @@ class CocoDocument(CategoryEditsMixin):
         self._touch()
         return index, ann
 
+    @recorded
     def set_bbox(self, ann_id: int, bbox_xywh, *, area=None) -> list[float]:
         """Move/resize a box and set area = w*h (or `area`); returns the old bbox.
 
@@ -260,6 +306,7 @@ class CocoDocument(CategoryEditsMixin):
         self._touch()
         return [float(v) for v in old]
 
+    @recorded
     def set_category(self, ann_id: int, category_id: int) -> int:
         """Change a box's class; returns the old category id."""
         ann = self.annotation(ann_id)
@@ -269,8 +316,33 @@ class CocoDocument(CategoryEditsMixin):
         self._touch()
         return old
 
+    @recorded
+    def set_image_field(self, image_id: int, key: str, value) -> object:
+        """Set a workbench key of an image record (e.g. its status); None removes the key.
+        Returns the old value (None if absent)."""
+        if key in _IMAGE_KEYS:
+            raise ValueError(f"set_image_field cannot set {key!r}")
+        return self._set_field(self.image(image_id), key, value)
+
+    @recorded
+    def set_category_field(self, cat_id: int, key: str, value) -> object:
+        """Set a key of a category record (e.g. its colour); None removes it. Returns the old."""
+        if key in ("id", "name"):
+            raise ValueError(f"set_category_field cannot set {key!r}")
+        return self._set_field(self.category(cat_id), key, value)
+
+    def _set_field(self, record: dict, key: str, value) -> object:
+        old = record.get(key)
+        if value is None:
+            record.pop(key, None)
+        else:
+            record[key] = value
+        self._touch()
+        return old
+
     # --- undo records ---
 
+    @recorded
     def restore(self, record: dict) -> None:
         """Undo remove_image, remove_category or merge_categories from the record they returned."""
         op = record["op"]
@@ -288,6 +360,7 @@ class CocoDocument(CategoryEditsMixin):
 
     undo_merge = restore
 
+    @recorded
     def reapply(self, record: dict) -> dict:
         """Redo the edit a record came from (after `restore`); returns an equal new record."""
         op, target = record["op"], record.get("target_id")
@@ -321,3 +394,47 @@ class CocoDocument(CategoryEditsMixin):
                                   force=force, backup=backup)
         self.path = target.absolute()
         self.saved_revision = self.revision
+
+    # --- editing categories (done by CategoryEdits) ---
+
+    @recorded
+    def add_category(self, name: str, supercategory: str = "", **extra) -> int:
+        """Add a class; returns its new id. Undo: remove_category(id), redo: restore(record)."""
+        cat_id = self._categories.add(name, supercategory, **extra)
+        self._touch()
+        return cat_id
+
+    @recorded
+    def rename_category(self, cat_id: int, name: str) -> str:
+        """Returns the old name."""
+        old = self._categories.rename(cat_id, name)
+        self._touch()
+        return old
+
+    @recorded
+    def set_supercategory(self, cat_id: int, supercategory: str | None) -> str | None:
+        """Returns the old supercategory (None if the key was absent; None removes the key)."""
+        old = self._categories.set_supercategory(cat_id, supercategory)
+        self._touch()
+        return old
+
+    @recorded
+    def merge_categories(self, source_id: int, target_id: int) -> dict:
+        """Move every box of `source_id` to `target_id` and remove `source_id`; returns the undo
+        record (see `remove_category`)."""
+        return self._remove_category(source_id, "keep-as", target_id, "merge_categories")
+
+    @recorded
+    def remove_category(self, cat_id: int, *, boxes: str = "delete", target_id=None) -> dict:
+        """Remove a class. boxes="delete" deletes its boxes; "keep-as" moves them to target_id.
+
+        Returns the undo record {"op", "category_index", "category" (the removed dict), "boxes",
+        "target_id", "moved": [ann ids moved to target], "removed": [(file index, ann dict)]}.
+        Undo: restore(record); redo: reapply(record).
+        """
+        return self._remove_category(cat_id, boxes, target_id, "remove_category")
+
+    def _remove_category(self, cat_id: int, boxes: str, target_id, op: str) -> dict:
+        record = self._categories.remove(cat_id, boxes, target_id, op=op)
+        self._touch()
+        return record

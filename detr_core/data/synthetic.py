@@ -8,6 +8,10 @@ by at most a little (IoU <= 0.1), so every box is visible.
 
 Image `i` of a split depends only on (seed, i): any prefix of a larger set is the smaller set.
 
+The shifted domain (`domain="shifted"`, for measuring fine-tuning): the same five shapes plus two
+new classes (hexagon, arrow), drawn filled or as thick outlines, on other backgrounds (bright
+pastel washes, dark fields with bright specks, clutter of small muted rectangles).
+
     python -m detr_core.data.synthetic OUT_DIR --images 4000 --seed 1 [--name train]
 writes OUT_DIR/images/*.jpg and OUT_DIR/annotations.json.
 """
@@ -25,7 +29,9 @@ from PIL import Image, ImageDraw, ImageFilter
 from ..atomic import atomic_write_json
 
 CLASSES = ("circle", "square", "triangle", "star", "cross")
-_HUES = {"circle": 0, "square": 215, "triangle": 120, "star": 50, "cross": 290}
+SHIFTED_CLASSES = CLASSES + ("hexagon", "arrow")
+DOMAINS = ("shapes", "shifted")
+_HUES = {"circle": 0, "square": 215, "triangle": 120, "star": 50, "cross": 290, "hexagon": 175, "arrow": 25}
 _SUPERSAMPLE = 3  # draw at 3x, then downsample: smooth edges
 _MAX_IOU = 0.1
 
@@ -76,6 +82,29 @@ def _background(rng: np.random.Generator, width: int, height: int) -> np.ndarray
     return np.clip(img, 0, 255).astype(np.float32)
 
 
+def _shifted_background(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
+    """[H, W, 3] float32: backgrounds the demo model never saw."""
+    kind = rng.integers(3)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    if kind == 0:  # bright pastel wash
+        base = rng.uniform(180, 250, size=3)
+        t = (np.sin(xx * rng.uniform(0.01, 0.04) + yy * rng.uniform(0.01, 0.04)) + 1)[..., None] / 2
+        img = base - 35 * t
+    elif kind == 1:  # dark field with bright specks
+        img = np.broadcast_to(rng.uniform(5, 45, size=3), (height, width, 3)).copy()
+        specks = rng.random((height, width)) < 0.01
+        img[specks] = rng.uniform(150, 255)
+    else:  # clutter: small muted rectangles
+        img = np.broadcast_to(rng.uniform(60, 160, size=3), (height, width, 3)).copy()
+        for _ in range(int(rng.integers(20, 60))):
+            x0, y0 = int(rng.integers(0, width)), int(rng.integers(0, height))
+            w, h = int(rng.integers(4, 24)), int(rng.integers(4, 24))
+            grey = rng.uniform(40, 200)
+            img[y0:y0 + h, x0:x0 + w] = grey + rng.uniform(-15, 15, size=3)
+    img = img + rng.normal(0, 4, size=img.shape)
+    return np.clip(img, 0, 255).astype(np.float32)
+
+
 def _polygon(kind: str, cx: float, cy: float, r: float, angle: float) -> list[tuple[float, float]]:
     """Vertices of a shape of circumradius r centred at (cx, cy), rotated by `angle`."""
     if kind == "circle":
@@ -90,6 +119,11 @@ def _polygon(kind: str, cx: float, cy: float, r: float, angle: float) -> list[tu
     elif kind == "star":
         points = [((1.0 if k % 2 == 0 else 0.45) * math.cos(-math.pi / 2 + k * math.pi / 5),
                    (1.0 if k % 2 == 0 else 0.45) * math.sin(-math.pi / 2 + k * math.pi / 5)) for k in range(10)]
+    elif kind == "hexagon":
+        points = [(math.cos(k * math.pi / 3), math.sin(k * math.pi / 3)) for k in range(6)]
+    elif kind == "arrow":  # pointing right: a shaft and a head
+        raw = [(-1.0, -0.25), (0.2, -0.25), (0.2, -0.7), (1.0, 0.0), (0.2, 0.7), (0.2, 0.25), (-1.0, 0.25)]
+        points = raw
     else:  # cross: a plus sign with arms a third as wide as the shape
         a, b = 0.3, 1.0
         raw = [(-a, -b), (a, -b), (a, -a), (b, -a), (b, a), (a, a), (a, b), (-a, b), (-a, a), (-b, a),
@@ -107,11 +141,15 @@ def _iou(a: tuple, b: tuple) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def make_image(seed: int, index: int) -> tuple[Image.Image, list[tuple[int, list[float]]]]:
-    """Image `index` of the set `seed`: (RGB image, [(class index, [x, y, w, h] pixels)])."""
-    rng = np.random.default_rng([seed, index])
+def make_image(seed: int, index: int, domain: str = "shapes") -> tuple[Image.Image, list[tuple[int, list[float]]]]:
+    """Image `index` of the set `seed`: (RGB image, [(class index, [x, y, w, h] pixels)]);
+    `domain` "shifted": the shifted domain's classes and backgrounds (see the module docstring)."""
+    assert domain in DOMAINS, f"unknown domain {domain!r}"
+    shifted = domain == "shifted"
+    classes = SHIFTED_CLASSES if shifted else CLASSES
+    rng = np.random.default_rng([seed, index] + ([7] if shifted else []))
     width, height = int(rng.integers(288, 385)), int(rng.integers(256, 321))
-    background = _background(rng, width, height)
+    background = (_shifted_background if shifted else _background)(rng, width, height)
     s = _SUPERSAMPLE
     canvas = Image.fromarray(np.uint8(background)).resize((width * s, height * s), Image.NEAREST)
     draw = ImageDraw.Draw(canvas)
@@ -122,8 +160,8 @@ def make_image(seed: int, index: int) -> tuple[Image.Image, list[tuple[int, list
     for _ in range(wanted * 20):  # placement attempts
         if len(objects) == wanted:
             break
-        label = int(rng.integers(len(CLASSES)))
-        kind = CLASSES[label]
+        label = int(rng.integers(len(classes)))
+        kind = classes[label]
         size = rng.uniform(0.12, 0.40) * short  # the shape's bounding extent, roughly
         r = size / 2
         angle = rng.uniform(0, 2 * math.pi)
@@ -135,7 +173,12 @@ def make_image(seed: int, index: int) -> tuple[Image.Image, list[tuple[int, list
             continue  # mostly outside the image
         if any(_iou(box, other) > _MAX_IOU for other in boxes):
             continue
-        draw.polygon([(x * s, y * s) for x, y in points], fill=_colour(rng, _HUES[kind]))
+        outline = [(x * s, y * s) for x, y in points]
+        if shifted and rng.random() < 0.4:  # a thick outline instead of a fill
+            colour = _colour(rng, _HUES[kind])
+            draw.line(outline + outline[:1], fill=colour, width=max(2, int(0.12 * r * s)), joint="curve")
+        else:
+            draw.polygon(outline, fill=_colour(rng, _HUES[kind]))
         boxes.append(box)
         objects.append((label, [round(box[0], 2), round(box[1], 2), round(box[2] - box[0], 2),
                                 round(box[3] - box[1], 2)]))
@@ -144,16 +187,17 @@ def make_image(seed: int, index: int) -> tuple[Image.Image, list[tuple[int, list
 
 
 def write_dataset(out_dir: str | Path, images: int, seed: int, name: str = "synthetic",
-                  quality: int = 92) -> Path:
+                  quality: int = 92, domain: str = "shapes") -> Path:
     """Write `images` images and annotations.json (COCO instances) under `out_dir`."""
+    classes = SHIFTED_CLASSES if domain == "shifted" else CLASSES
     out_dir = Path(out_dir)
     (out_dir / "images").mkdir(parents=True, exist_ok=True)
     coco = {"info": {"description": f"DETR Workbench synthetic shapes ({name}, seed {seed})",
                      "version": "1"},
             "images": [], "annotations": [],
-            "categories": [{"id": i + 1, "name": n, "supercategory": "shape"} for i, n in enumerate(CLASSES)]}
+            "categories": [{"id": i + 1, "name": n, "supercategory": "shape"} for i, n in enumerate(classes)]}
     for i in range(images):
-        image, objects = make_image(seed, i)
+        image, objects = make_image(seed, i, domain)
         file_name = f"{name}_{i:05d}.jpg"
         image.save(out_dir / "images" / file_name, quality=quality)
         coco["images"].append({"id": i + 1, "file_name": file_name, "width": image.width, "height": image.height})
@@ -172,8 +216,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", type=int, required=True)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--name", default="synthetic", help="file name prefix")
+    parser.add_argument("--domain", choices=DOMAINS, default="shapes",
+                        help="shifted: two new classes, outlines, other backgrounds")
     args = parser.parse_args(argv)
-    path = write_dataset(args.out_dir, args.images, args.seed, args.name)
+    path = write_dataset(args.out_dir, args.images, args.seed, args.name, domain=args.domain)
     print(f"wrote {args.images} images and {path}", file=sys.stderr)
     return 0
 

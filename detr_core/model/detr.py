@@ -40,25 +40,36 @@ class DETR(nn.Module):
         self.backbone = backbone
         self.aux_loss = aux_loss
 
-    def forward(self, images: Tensor, mask: Tensor | None = None, aux: bool | None = None) -> dict:
+    def forward(self, images: Tensor, mask: Tensor | None = None, aux: bool | None = None,
+                extra_queries: Tensor | None = None) -> dict:
         """images [B, 3, H, W] normalised; mask [B, H, W] (True = padding) or None.
 
         Returns {"pred_logits": [B, Q, K+1], "pred_boxes": [B, Q, 4] cxcywh in [0, 1] of the
         unpadded image, "aux_outputs": the same for every decoder layer but the last (when `aux`,
         which defaults to training with aux_loss)}.
+
+        `extra_queries` [G-1, Q, C] (Group DETR training, train/groups.py): G groups of queries,
+        this model's own first; the outputs then hold B*G rows, group g of image b at b*G + g.
         """
         features, feature_mask, pos = self.backbone(images, mask)
-        return self.forward_features(features, feature_mask, pos, aux)
+        return self.forward_features(features, feature_mask, pos, aux, extra_queries)
 
     def forward_features(self, features: Tensor, feature_mask: Tensor | None, pos: Tensor,
-                         aux: bool | None = None) -> dict:
+                         aux: bool | None = None, extra_queries: Tensor | None = None) -> dict:
         """features [B, Cb, h, w] from the backbone, feature_mask [B, h, w] or None,
         pos [B, C, h, w] -> the outputs of `forward`, plus "memory" [B, C, h, w]."""
         if aux is None:
             aux = self.aux_loss and self.training
         src = self.input_proj(features)  # [B, C, h, w]
-        hs, memory = self.transformer(src, feature_mask, self.query_embed.weight, pos,
-                                      return_intermediate=aux)  # hs [L, B, Q, C]
+        queries = self.query_embed.weight  # [Q, C]
+        groups = 1
+        if extra_queries is not None:
+            groups = 1 + extra_queries.shape[0]
+            queries = torch.cat([queries, extra_queries.flatten(0, 1)])  # [G*Q, C]
+        hs, memory = self.transformer(src, feature_mask, queries, pos, return_intermediate=aux,
+                                      groups=groups)  # hs [L, B, G*Q, C]
+        L, B, GQ, C = hs.shape
+        hs = hs.reshape(L, B * groups, GQ // groups, C)  # [L, B*G, Q, C]: group g of image b at b*G + g
         outputs_class = self.class_embed(hs)  # [L, B, Q, K+1]
         outputs_coord = self.bbox_embed(hs).sigmoid()  # [L, B, Q, 4]
         out = {"pred_logits": outputs_class[-1], "pred_boxes": outputs_coord[-1], "memory": memory}

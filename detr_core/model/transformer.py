@@ -2,6 +2,11 @@
 keys (never values) in every layer, decoder target starting at zeros.
 
 Computation is batch-first ([B, N, C]); parameter names equal the reference's.
+
+Group DETR (training only, train/groups.py): the decoder may carry G groups of Q queries each,
+[B, G*Q, C]. Self-attention runs within each group, the groups folded into the batch
+([B*G, Q, C]: no mask, no mixing); cross-attention, feed-forward and the norms see all G*Q queries
+at once. With G = 1 the fold is the identity and the computation is the reference's.
 """
 from __future__ import annotations
 
@@ -51,10 +56,14 @@ class TransformerDecoderLayer(nn.Module):
         self.dropout3 = nn.Dropout(dropout)
 
     def forward(self, tgt: Tensor, memory: Tensor, memory_key_padding_mask: Tensor | None,
-                pos: Tensor, query_pos: Tensor) -> Tensor:
-        """tgt, query_pos [B, Q, C]; memory, pos [B, S, C]; mask [B, S] or None -> [B, Q, C]."""
+                pos: Tensor, query_pos: Tensor, groups: int = 1) -> Tensor:
+        """tgt, query_pos [B, G*Q, C] (G = groups); memory, pos [B, S, C]; mask [B, S] or None
+        -> [B, G*Q, C]. Self-attention within each group of Q consecutive queries."""
+        B, GQ, C = tgt.shape
         q = k = tgt + query_pos
-        tgt = self.norm1(tgt + self.dropout1(self.self_attn(q, k, tgt)))
+        grouped = (B * groups, GQ // groups, C)  # [B*G, Q, C]: group g of image b at b*G + g
+        attended = self.self_attn(q.reshape(grouped), k.reshape(grouped), tgt.reshape(grouped))
+        tgt = self.norm1(tgt + self.dropout1(attended.reshape(B, GQ, C)))
         tgt2 = self.multihead_attn(tgt + query_pos, memory + pos, memory, memory_key_padding_mask)
         tgt = self.norm2(tgt + self.dropout2(tgt2))
         tgt2 = self.linear2(self.dropout(F.relu(self.linear1(tgt))))
@@ -83,17 +92,18 @@ class TransformerDecoder(nn.Module):
         self.norm = nn.LayerNorm(d_model)
 
     def forward(self, tgt: Tensor, memory: Tensor, memory_key_padding_mask: Tensor | None,
-                pos: Tensor, query_pos: Tensor, return_intermediate: bool) -> Tensor:
+                pos: Tensor, query_pos: Tensor, return_intermediate: bool, groups: int = 1) -> Tensor:
         """-> [L, B, Q, C], every layer's output through the shared final norm
-        (L = num_layers with return_intermediate, else 1: the last layer only)."""
+        (L = num_layers with return_intermediate, else 1: the last layer only); Q holds
+        `groups` groups of queries (see the module docstring)."""
         device = memory.device.type
         if self.full_precision and torch.is_autocast_enabled(device):
             with torch.autocast(device, enabled=False):
                 return self.forward(tgt.float(), memory.float(), memory_key_padding_mask, pos.float(),
-                                    query_pos.float(), return_intermediate)
+                                    query_pos.float(), return_intermediate, groups)
         intermediate = []
         for layer in self.layers:
-            tgt = layer(tgt, memory, memory_key_padding_mask, pos, query_pos)
+            tgt = layer(tgt, memory, memory_key_padding_mask, pos, query_pos, groups)
             if return_intermediate:
                 intermediate.append(self.norm(tgt))
         if not return_intermediate:
@@ -119,10 +129,11 @@ class Transformer(nn.Module):
                 nn.init.xavier_uniform_(p)
 
     def forward(self, src: Tensor, mask: Tensor | None, query_embed: Tensor, pos_embed: Tensor,
-                return_intermediate: bool = True) -> tuple[Tensor, Tensor]:
+                return_intermediate: bool = True, groups: int = 1) -> tuple[Tensor, Tensor]:
         """src [B, C, h, w] projected features; mask [B, h, w] (True = padding) or None for no
-        padding; query_embed [Q, C]; pos_embed [B, C, h, w]
-        -> hs [L, B, Q, C] decoder outputs, memory [B, C, h, w] encoder output."""
+        padding; query_embed [G*Q, C] (G = groups, training only); pos_embed [B, C, h, w]
+        -> hs [L, B, G*Q, C] decoder outputs, memory [B, C, h, w] encoder output."""
+        assert query_embed.shape[0] % groups == 0, f"{query_embed.shape[0]} queries in {groups} groups"
         B, C, h, w = src.shape
         src = src.flatten(2).transpose(1, 2)  # [B, h*w, C]
         pos = pos_embed.flatten(2).transpose(1, 2)  # [B, h*w, C]
@@ -132,7 +143,7 @@ class Transformer(nn.Module):
         query_pos = query_embed.unsqueeze(0).expand(B, -1, -1)  # [B, Q, C]
         tgt = torch.zeros_like(query_pos)
         memory = self.encoder(src, key_padding_mask, pos)
-        hs = self.decoder(tgt, memory, key_padding_mask, pos, query_pos, return_intermediate)
+        hs = self.decoder(tgt, memory, key_padding_mask, pos, query_pos, return_intermediate, groups)
         return hs, memory.transpose(1, 2).reshape(B, C, h, w)
 
 

@@ -39,6 +39,12 @@ class TrainConfig:
     num_workers: int = 2  # data-loader worker processes (0: load in the training process)
     seed: int = 42  # model init (from scratch), data order, augmentation, dropout
     eval_every: int = 1  # validate every N epochs (and always after the last); 0: only at the end
+    groups: int = 1  # Group DETR query groups while training (train/groups.py); 1: the reference
+    group_init: str = "copy"  # extra groups from a checkpoint: "copy" (its queries + noise) | "fresh"
+    ema_decay: float = 0.0  # EMA of the weights (train/ema.py), evaluated and saved; 0: off
+    ema_tau: float = 50.0  # EMA warm-up: decay * (1 - exp(-updates / tau))
+    time_budget_s: float | None = None  # train for this long (train/budget.py): epochs and eval
+    #                                     schedule fitted after measuring the first steps
     criterion: CriterionConfig = field(default_factory=CriterionConfig)
 
     def __post_init__(self) -> None:
@@ -55,6 +61,14 @@ class TrainConfig:
             raise ValueError(f"unknown schedule {self.schedule!r}; expected one of {', '.join(SCHEDULES)}")
         if self.lr_drop is not None and self.lr_drop < 1:
             raise ValueError(f"lr_drop must be at least 1 epoch, got {self.lr_drop}")
+        if self.groups < 1:
+            raise ValueError(f"groups must be at least 1, got {self.groups}")
+        if self.group_init not in ("copy", "fresh"):
+            raise ValueError(f"unknown group_init {self.group_init!r}; expected copy or fresh")
+        if not 0 <= self.ema_decay < 1:
+            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        if self.time_budget_s is not None and self.time_budget_s <= 0:
+            raise ValueError(f"time budget must be positive, got {self.time_budget_s} s")
         if not 0 <= self.min_lr_ratio <= 1:
             raise ValueError(f"min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
 

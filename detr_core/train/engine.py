@@ -1,4 +1,6 @@
 """The training loop: `train(cfg, model, data, on_event, should_stop, ...)`, plain Python.
+(One step: step.py; the validation loss: validation.py; the time budget: budget.py; Group DETR:
+groups.py; EMA: ema.py; TrainData / TrainResult: run_types.py, re-exported here.)
 
 One optimizer step = `cfg.accumulate` forward/backward passes of `cfg.batch_size` images on every
 process, then gradient clipping, AdamW, and the learning-rate schedule (optim.py). The loop calls
@@ -11,6 +13,9 @@ Files written into `run_dir` by the main process (all atomically, see checkpoint
     checkpoint.pth  after every epoch, at the end and when stopped: weights + resume state
     model.pth       at the end: the final weights (no optimizer state; what to deploy)
     best.pth        when validation AP improves: those weights
+With EMA (cfg.ema_decay) the averaged weights are the ones evaluated and written to model.pth and
+best.pth; checkpoint.pth keeps the raw weights and the average in its state. With a time budget
+(cfg.time_budget_s) the epochs are fitted after the first steps and the run ends on time.
 Resuming (`resume=` the state of checkpoint.pth, model already holding its weights) continues
 exactly: same data order and augmentation (functions of seed, epoch and index), optimizer,
 schedule, loss scaler and random generators.
@@ -20,23 +25,22 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import DataLoader
 
 from . import distributed
 from ..model.config import ModelConfig
 from ..model.criterion import SetCriterion
-from ..data.classes import ClassMap
 from ..data.collate import Batch, collate
-from ..data.dataset import CocoDetection
 from ..data.sampler import EpochSampler
 from ..errors import CheckpointError, DatasetError, ImageError, NonFiniteLossError
+from .budget import MEASURE_STEPS, BudgetClock, TimeBudget
+from .ema import WeightsEMA
 from .evaluate import evaluate_model
 from .events import (CheckpointSaved, EpochDone, EvalDone, Event, RunEnded, RunFailed, RunStarted,
                      RunWarning, StepDone)
@@ -44,46 +48,14 @@ from .optim import LRSchedule, build_optimizer
 from .run_files import RunFiles
 from .config import TrainConfig
 from .fold import TrainingFold, folded_for_training
+from .groups import GroupedDETR
 from .rng_state import rng_state, set_rng_state
+from .run_types import StuckWatch, TrainData, TrainResult, autocast_for
+from .step import TrainStep
+from .validation import validation_loss
 
 OnEvent = Callable[[Event], None]
 ShouldStop = Callable[[], bool]
-
-
-@dataclass
-class TrainData:
-    train: CocoDetection
-    val: CocoDetection | None
-    class_map: ClassMap
-
-
-@dataclass
-class TrainResult:
-    status: str  # "completed" | "stopped"
-    epoch: int  # epochs completed
-    step: int  # optimizer steps done
-    metrics: dict | None  # last validation
-    checkpoint: Path | None
-    model: Path | None
-
-
-def _autocast(device: torch.device, enabled: bool):
-    """(context, dtype, needs a GradScaler): mixed precision on CUDA only."""
-    if not enabled or device.type != "cuda":
-        return contextlib.nullcontext(), None, False
-    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.autocast("cuda", dtype=dtype), dtype, dtype == torch.float16
-
-
-def _float_terms(losses: dict[str, torch.Tensor]) -> dict[str, float]:
-    return {k: float(v.detach()) for k, v in losses.items()}
-
-
-def _non_finite_message(step: int, epoch: int, terms: dict[str, float]) -> str:
-    bad = [k for k, v in terms.items() if not math.isfinite(v)]
-    shown = ", ".join(f"{k}={terms[k]:.4g}" for k in ["loss"] + [k for k in sorted(terms) if k != "loss"][:8])
-    return (f"non-finite loss at step {step} (epoch {epoch}): {', '.join(bad) or 'loss'} not finite "
-            f"({shown}); lower --lr or check the data; the last good checkpoint is kept")
 
 
 class _Loop:
@@ -92,10 +64,11 @@ class _Loop:
     def __init__(self, cfg: TrainConfig, model: nn.Module, data: TrainData, on_event: OnEvent | None,
                  should_stop: ShouldStop | None, model_config: ModelConfig, run_dir: Path | None,
                  device: torch.device, resume: dict | None, metadata: dict, base: str, fold: TrainingFold,
-                 half_weights: bool):
+                 half_weights: bool, recipe: list[str]):
         self.cfg, self.data, self.model_config = cfg, data, model_config
         self.fold = fold
         self.device = device
+        self.recipe = recipe
         self.info = distributed.current()
         self.main = self.info.is_main
         self.emit = on_event if (on_event is not None and self.main) else (lambda event: None)
@@ -104,21 +77,22 @@ class _Loop:
                               metadata, base, half_weights) if run_dir is not None else None
         self.base = base
         self.model = model
+        self.grouped = GroupedDETR(model, cfg.groups, cfg.group_init, cfg.seed)
         self.criterion = SetCriterion(model_config.num_classes, cfg.criterion).to(device)
         self.sampler = EpochSampler(len(data.train), seed=cfg.seed, rank=self.info.rank,
                                     world_size=self.info.world_size)
         self.micro_per_epoch = math.ceil(self.sampler.per_rank / cfg.batch_size)
         self.steps_per_epoch = math.ceil(self.micro_per_epoch / cfg.accumulate)
-        self.total_steps = cfg.epochs * self.steps_per_epoch
-        self.optimizer = build_optimizer(model, cfg)
+        self.optimizer = build_optimizer(model, cfg, extra=self.grouped.extra_parameters())
         self.schedule = LRSchedule(self.optimizer, cfg, self.steps_per_epoch)
-        self.autocast, self.amp_dtype, use_scaler = _autocast(device, cfg.amp)
+        self.autocast, self.amp_dtype, use_scaler = autocast_for(device, cfg.amp)
         self.scaler = torch.amp.GradScaler("cuda") if use_scaler else None
+        self.ema = WeightsEMA(model, cfg.ema_decay, cfg.ema_tau) if cfg.ema_decay > 0 else None
+        self.clock = BudgetClock(TimeBudget(cfg.time_budget_s, self.steps_per_epoch)) if cfg.time_budget_s else None
         self.epoch, self.epoch_step, self.step = 0, 0, 0
         self.best_ap: float | None = None
         self.metrics: dict | None = None
-        self.first_epoch_loss: float | None = None
-        self.warned_stuck = False
+        self.stuck = StuckWatch()
         self.epoch_sums: dict[str, float] = {}  # loss terms summed over the epoch's steps so far
         self.epoch_images = 0
         self.resumed = resume is not None
@@ -126,12 +100,19 @@ class _Loop:
             self._restore(resume)
         else:
             self.schedule.apply(0)
-        self.ddp = (DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        wrapped = self.grouped if cfg.groups > 1 else model
+        self.ddp = (DistributedDataParallel(wrapped, device_ids=[device.index] if device.type == "cuda" else None)
                     if self.info.world_size > 1 else None)
-        self.forward_model = self.ddp or model
+        self.stepper = TrainStep(cfg, self.ddp or wrapped, self.criterion, self.optimizer, self.schedule,
+                                 self.autocast, self.scaler, device, self.ddp, self.ema, model)
         self.start_time = time.perf_counter()
         self.step_time_ema: float | None = None
         self.eval_time = 0.0
+        self.plan_note: str | None = None
+
+    @property
+    def total_steps(self) -> int:
+        return self.cfg.epochs * self.steps_per_epoch
 
     # --- resume ---
 
@@ -146,19 +127,32 @@ class _Loop:
         self.epoch, self.epoch_step, self.step = int(state["epoch"]), int(state["epoch_step"]), int(state["step"])
         self.best_ap = state.get("best_ap")
         self.metrics = state.get("last_metrics")
-        self.first_epoch_loss = state.get("first_epoch_loss")
+        self.stuck.first_loss = state.get("first_epoch_loss")
         self.epoch_sums = dict(state.get("epoch_sums") or {})
         self.epoch_images = int(state.get("epoch_images", 0))
+        self.grouped.load_state(state.get("group_queries"))
+        if self.ema is not None and state.get("ema"):
+            self.ema.load_state_dict(state["ema"])
+        if self.clock is not None:
+            self.clock.fits = int(state.get("budget_fits", 0))
+            self.clock.spent_before_s = float(state.get("budget_elapsed_s", 0.0))
         set_rng_state(state["rng"])
 
     def state(self) -> dict:
-        return {"epoch": self.epoch, "epoch_step": self.epoch_step, "step": self.step,
-                "optimizer": self.optimizer.state_dict(), "scheduler": self.schedule.state_dict(),
-                "scaler": self.scaler.state_dict() if self.scaler is not None else None,
-                "rng": rng_state(), "train_config": self.cfg.to_dict(),
-                "world_size": self.info.world_size, "best_ap": self.best_ap,
-                "last_metrics": self.metrics, "first_epoch_loss": self.first_epoch_loss,
-                "epoch_sums": dict(self.epoch_sums), "epoch_images": self.epoch_images}
+        state = {"epoch": self.epoch, "epoch_step": self.epoch_step, "step": self.step,
+                 "optimizer": self.optimizer.state_dict(), "scheduler": self.schedule.state_dict(),
+                 "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+                 "rng": rng_state(), "train_config": self.cfg.to_dict(),
+                 "world_size": self.info.world_size, "best_ap": self.best_ap,
+                 "last_metrics": self.metrics, "first_epoch_loss": self.stuck.first_loss,
+                 "epoch_sums": dict(self.epoch_sums), "epoch_images": self.epoch_images}
+        if self.cfg.groups > 1:
+            state["group_queries"] = self.grouped.state()
+        if self.ema is not None:
+            state["ema"] = self.ema.state_dict()
+        if self.clock is not None:
+            state.update(budget_fits=self.clock.fits, budget_elapsed_s=self._elapsed())
+        return state
 
     # --- the loop ---
 
@@ -172,13 +166,17 @@ class _Loop:
             world_size=self.info.world_size, device=str(self.device), train_images=len(self.data.train),
             val_images=len(self.data.val) if self.data.val is not None else 0,
             class_names=list(self.data.class_map.names), model_config=self.model_config.to_dict(),
-            train_config=cfg.to_dict(), base=self.base))
+            train_config=cfg.to_dict(), base=self.base, recipe=list(self.recipe) or None,
+            time_budget_s=cfg.time_budget_s))
         for message in warnings:
             self.emit(RunWarning(message))
-        while self.epoch < cfg.epochs:
-            if not self._train_epoch():
+        while self.epoch < self.cfg.epochs:
+            finished = self._train_epoch()
+            if finished is False:
                 return self._stop()
-            self._end_epoch()
+            self._end_epoch(last=finished is None)
+            if finished is None:
+                break
         return self._finish()
 
     def _loader(self) -> DataLoader:
@@ -190,8 +188,9 @@ class _Loop:
                           pin_memory=self.device.type == "cuda",
                           generator=torch.Generator().manual_seed(cfg.seed + self.epoch))
 
-    def _train_epoch(self) -> bool:
-        """Train the rest of the current epoch. False when stopped on request."""
+    def _train_epoch(self) -> bool | None:
+        """Train the rest of the current epoch. False when stopped on request, None when the time
+        budget ends the run within it, True otherwise."""
         self.model.train()
         self.epoch_start = time.perf_counter()
         if self.epoch_step == 0:
@@ -201,6 +200,8 @@ class _Loop:
         while self.epoch_step < self.steps_per_epoch:
             if distributed.any_process(bool(self.should_stop()), self.device):
                 return False
+            if self._out_of_time():
+                return None
             micro = []
             for _ in range(self.cfg.accumulate):
                 batch = next(batches, None)
@@ -213,61 +214,52 @@ class _Loop:
 
     def _step(self, micro: list[Batch]) -> None:
         started = time.perf_counter()
-        sums: dict[str, float] = {}
-        images = 0
-        for i, batch in enumerate(micro):
-            batch = batch.to(self.device, non_blocking=True)
-            images += len(batch.targets)
-            sync = contextlib.nullcontext() if (self.ddp is None or i == len(micro) - 1) else self.ddp.no_sync()
-            with sync:
-                with self.autocast:
-                    outputs = self.forward_model(batch.images, batch.mask)
-                    self._check_outputs(outputs)
-                    losses = self.criterion(outputs, batch.targets)
-                terms = _float_terms(losses)
-                if distributed.any_process(not math.isfinite(terms["loss"]), self.device):
-                    raise NonFiniteLossError(_non_finite_message(self.step + 1, self.epoch + 1, terms))
-                loss = losses["loss"] / len(micro)
-                (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
-            for k, v in terms.items():
-                sums[k] = sums.get(k, 0.0) + v / len(micro)
-        if self.scaler is not None:
-            self.scaler.unscale_(self.optimizer)
-        params = [p for g in self.optimizer.param_groups for p in g["params"]]
-        max_norm = self.cfg.clip_max_norm if self.cfg.clip_max_norm > 0 else float("inf")
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
-        lr, lr_backbone = self.schedule.lr_of("main"), self.schedule.lr_of("backbone")
-        if self.scaler is not None:
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-        else:
-            self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
+        out = self.stepper.run(micro, self.step, self.epoch)
         self.step += 1
         self.epoch_step += 1
-        self.schedule.apply(self.step)
-        terms = distributed.mean_over_processes(sums, self.device)
-        for k, v in terms.items():
+        for k, v in out.terms.items():
             self.epoch_sums[k] = self.epoch_sums.get(k, 0.0) + v
-        images *= self.info.world_size
+        images = out.images * self.info.world_size
         self.epoch_images += images
         elapsed = time.perf_counter() - started
         self.step_time_ema = elapsed if self.step_time_ema is None else 0.9 * self.step_time_ema + 0.1 * elapsed
+        if self.clock is not None:
+            self.clock.step_times.append(elapsed)
+            if self.clock.fits == 0 and len(self.clock.step_times) > MEASURE_STEPS:
+                self._fit_budget(1)
         self.emit(StepDone(
             epoch=self.epoch + 1, epoch_step=self.epoch_step, steps_per_epoch=self.steps_per_epoch,
-            step=self.step, total_steps=self.total_steps, loss=terms["loss"],
-            losses={k: v for k, v in terms.items() if k != "loss"}, lr=lr, lr_backbone=lr_backbone,
-            grad_norm=grad_norm, images_per_s=images / max(elapsed, 1e-9),
-            elapsed_s=time.perf_counter() - self.start_time, eta_s=self._eta()))
+            step=self.step, total_steps=self.total_steps, loss=out.terms["loss"],
+            losses={k: v for k, v in out.terms.items() if k != "loss"}, lr=out.lr, lr_backbone=out.lr_backbone,
+            grad_norm=out.grad_norm, images_per_s=images / max(elapsed, 1e-9),
+            elapsed_s=time.perf_counter() - self.start_time, eta_s=self._eta(), plan=self.plan_note))
+        self.plan_note = None
 
-    def _check_outputs(self, outputs: dict) -> None:
-        """Non-finite predictions make every loss term non-finite (and the matcher fail)."""
-        bad = [k for k in ("pred_logits", "pred_boxes") if not torch.isfinite(outputs[k]).all()]
-        if distributed.any_process(bool(bad), self.device):
-            raise NonFiniteLossError(
-                f"non-finite loss at step {self.step + 1} (epoch {self.epoch + 1}): the model's outputs "
-                f"are not finite ({', '.join(bad) or 'on another process'}), so no loss term is; lower "
-                "--lr or check the data; the last good checkpoint is kept")
+    # --- the time budget ---
+
+    def _elapsed(self) -> float:
+        spent = self.clock.spent_before_s if self.clock is not None else 0.0
+        return spent + time.perf_counter() - self.start_time
+
+    def _val_images(self) -> int:
+        return len(self.data.val) if self.data.val is not None else 0
+
+    def _fit_budget(self, stage: int) -> None:
+        """(Re)fit epochs and evaluation schedule into the budget; the lr schedule follows."""
+        plan = self.clock.plan(elapsed_s=self._elapsed(), steps_done=self.step, batch_size=self.cfg.batch_size,
+                               val_images=self._val_images())
+        self.cfg = self.cfg.replace(epochs=max(plan.epochs, self.epoch + 1), eval_every=plan.eval_every)
+        self.schedule.refit(self.cfg)
+        self.schedule.apply(self.step)
+        self.stepper.cfg = self.cfg
+        if self.files is not None:
+            self.files.cfg = self.cfg
+        self.clock.fits = stage
+        self.plan_note = plan.reason
+
+    def _out_of_time(self) -> bool:
+        return self.clock is not None and self.clock.out_of_time(self._elapsed(), self.cfg.batch_size,
+                                                                 self._val_images())
 
     def _eta(self) -> float:
         remaining = self.total_steps - self.step
@@ -283,14 +275,21 @@ class _Loop:
         every = self.cfg.eval_every
         return epoch == self.cfg.epochs - 1 or (every > 0 and (epoch + 1) % every == 0)
 
-    def _end_epoch(self) -> None:
+    def _end_epoch(self, last: bool = False) -> None:
+        """`last`: the time budget ends the run with this (possibly partial) epoch."""
         cfg = self.cfg
         n = max(self.epoch_step, 1)
         means = {k: v / n for k, v in self.epoch_sums.items()}
         duration = time.perf_counter() - self.epoch_start
+        overhead_start = time.perf_counter()
         metrics = None
+        if last:
+            self.cfg = cfg = cfg.replace(epochs=self.epoch + 1)
+            if self.files is not None:
+                self.files.cfg = cfg
         if self.data.val is not None and self._eval_due(self.epoch):
             metrics = self._evaluate()
+        eval_cost = time.perf_counter() - overhead_start
         self.epoch += 1
         self.epoch_step = 0
         final = self.epoch == cfg.epochs
@@ -299,7 +298,9 @@ class _Loop:
                             losses={k: v for k, v in means.items() if k != "loss"}, duration_s=duration,
                             images_per_s=self.epoch_images / max(duration, 1e-9), eta_s=self._eta(),
                             metrics=metrics))
-        self._check_stuck(means.get("loss"))
+        warning = self.stuck.check(self.epoch, means.get("loss"))
+        if warning:
+            self.emit(RunWarning(warning))
         improved = metrics is not None and metrics.get("AP") is not None and (
             self.best_ap is None or metrics["AP"] > self.best_ap)
         if improved:
@@ -308,16 +309,31 @@ class _Loop:
             path = self.files.save_checkpoint(self.model, self.state(), self.epoch, self.step, self.metrics)
             self.emit(CheckpointSaved(str(path), self.epoch, self.step, "final" if final else "epoch", True))
             if improved:
-                self.files.save_best(self.model, self.epoch, self.step, self.metrics)
+                with self._deployed() as deployed:
+                    self.files.save_best(deployed, self.epoch, self.step, self.metrics)
         distributed.barrier()
+        if self.clock is not None and not final:
+            self.clock.epoch_overhead_s = time.perf_counter() - overhead_start - eval_cost
+            if metrics is not None:
+                self.clock.eval_s = self.eval_time
+            if metrics is not None and self.clock.fits < 3:
+                self._fit_budget(3)
+            elif self.clock.fits == 1:
+                self._fit_budget(2)
+
+    def _deployed(self):
+        """The weights to evaluate and deploy: the EMA's when it is on (swapped in), else the model's."""
+        return self.ema.swapped_in(self.model) if self.ema is not None else contextlib.nullcontext(self.model)
 
     def _evaluate(self) -> dict:
-        with self.fold.suspended():  # the plain model, for the inference copy
+        with self._deployed(), self.fold.suspended():  # the plain model, for the inference copy
             result = evaluate_model(self.model, self.model_config, self.data.class_map, self.data.val,
                                     device=self.device, batch_size=self.cfg.batch_size,
                                     num_workers=min(self.cfg.num_workers, 2))
-        started = time.perf_counter()
-        val_terms = self._validation_loss()
+            started = time.perf_counter()
+            val_terms = validation_loss(self.model, self.criterion, self.data.val, device=self.device,
+                                        batch_size=self.cfg.batch_size,
+                                        num_workers=min(self.cfg.num_workers, 2), autocast=self.autocast)
         self.eval_time = result.duration_s + time.perf_counter() - started
         self.metrics = result.metrics
         self.emit(EvalDone(epoch=self.epoch + 1, step=self.step, metrics=result.metrics,
@@ -325,45 +341,6 @@ class _Loop:
                            loss=val_terms.pop("loss", None), losses=val_terms or None))
         self.model.train()
         return result.metrics
-
-    @torch.no_grad()
-    def _validation_loss(self) -> dict[str, float]:
-        """The loss terms on the validation set: evaluation mode, the validation transform (no
-        augmentation), each batch normalised by its own boxes; means over all images of all
-        processes (each process scores its share)."""
-        val = self.data.val
-        mine = Subset(val, range(self.info.rank, len(val), self.info.world_size))
-        loader = DataLoader(mine, batch_size=self.cfg.batch_size, collate_fn=collate,
-                            num_workers=min(self.cfg.num_workers, 2))
-        self.model.eval()
-        sums: dict[str, float] = {}
-        images = 0
-        for batch in loader:
-            batch = batch.to(self.device, non_blocking=True)
-            with self.autocast:
-                outputs = self.model(batch.images, batch.mask, aux=self.model.aux_loss)  # as in training
-                boxes = float(sum(len(t["labels"]) for t in batch.targets))
-                losses = self.criterion(outputs, batch.targets, num_boxes=max(boxes, 1.0))
-            n = len(batch.targets)
-            for k, v in _float_terms(losses).items():
-                sums[k] = sums.get(k, 0.0) + v * n
-            images += n
-        if self.info.world_size > 1:
-            parts = distributed.all_gather_object((sums, images))
-            images = sum(n for _, n in parts)
-            sums = {k: sum(s.get(k, 0.0) for s, _ in parts) for k in parts[0][0]}
-        return {k: v / images for k, v in sums.items()} if images else {}
-
-    def _check_stuck(self, loss: float | None) -> None:
-        if loss is None:
-            return
-        if self.first_epoch_loss is None:
-            self.first_epoch_loss = loss
-        elif self.epoch >= 3 and not self.warned_stuck and loss > 0.95 * self.first_epoch_loss:
-            self.warned_stuck = True
-            self.emit(RunWarning(f"the loss has barely fallen in {self.epoch} epochs ({self.first_epoch_loss:.3f} "
-                                 f"-> {loss:.3f}): DETR learns slowly from scratch and on small data; "
-                                 "start from a pretrained checkpoint or train longer"))
 
     def _stop(self) -> TrainResult:
         path = None
@@ -380,7 +357,8 @@ class _Loop:
         checkpoint = model_path = None
         if self.files is not None and self.main:
             checkpoint = self.files.checkpoint
-            model_path = self.files.save_model(self.model, self.epoch, self.step, self.metrics)
+            with self._deployed() as deployed:
+                model_path = self.files.save_model(deployed, self.epoch, self.step, self.metrics)
         distributed.barrier()
         self.emit(RunEnded("completed", self.epoch, self.step, self.total_steps,
                            time.perf_counter() - self.start_time, self.metrics,
@@ -402,12 +380,14 @@ def train(cfg: TrainConfig, model: nn.Module, data: TrainData, on_event: OnEvent
           should_stop: ShouldStop | None = None, *, model_config: ModelConfig,
           run_dir: str | Path | None = None, device: str | torch.device = "cpu",
           resume: dict | None = None, metadata: dict | None = None, base: str = "",
-          warnings: list[str] | None = None, half_weights: bool = False) -> TrainResult:
+          warnings: list[str] | None = None, half_weights: bool = False,
+          recipe: list[str] | None = None) -> TrainResult:
     """Train `model` (a DETR built for `model_config`, already holding its starting weights) on
     `data`. `run_dir`: where checkpoints go (None: nowhere). `resume`: the "state" of a
     checkpoint.pth to continue from. `metadata`: stored in every checkpoint, next to the
     category ids and metrics. `warnings`: emitted as "warning" events right after "start".
-    `half_weights`: model.pth and best.pth in fp16. Under torch.distributed (see distributed.py) every process calls
+    `half_weights`: model.pth and best.pth in fp16. `recipe`: lines saying how the configuration
+    was chosen (the "start" event carries them). Under torch.distributed (see distributed.py) every process calls
     this; only the main one emits events and writes files.
 
     Raises NonFiniteLossError, CheckpointError, DatasetError / ImageError (bad samples); an
@@ -423,7 +403,7 @@ def train(cfg: TrainConfig, model: nn.Module, data: TrainData, on_event: OnEvent
     try:
         with folded_for_training(model, batch_stats=cfg.batch_stats) as fold:
             loop = _Loop(cfg, model, data, on_event, should_stop, model_config, run_dir, device, resume,
-                         dict(metadata or {}), base, fold, half_weights)
+                         dict(metadata or {}), base, fold, half_weights, list(recipe or []))
             return loop.run(warnings or [])
     except Exception as error:
         if loop is not None:

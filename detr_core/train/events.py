@@ -18,10 +18,12 @@ non-finite value is written as null. Times are seconds.
   start       run_dir, resumed, epochs, steps_per_epoch, total_steps, start_epoch, start_step,
               batch_size (images per optimizer step, all processes), world_size, device,
               train_images, val_images, class_names, model_config, train_config, base (what the
-              weights started from)
+              weights started from); optional: recipe (lines: what was chosen and why),
+              time_budget_s (seconds, or null)
   step        epoch, epoch_step, steps_per_epoch, step, total_steps, loss, losses {loss_ce,
               loss_bbox, loss_giou, their auxiliary loss_ce_0.., class_error, cardinality_error},
-              lr, lr_backbone, grad_norm (before clipping), images_per_s, elapsed_s, eta_s
+              lr, lr_backbone, grad_norm (before clipping), images_per_s, elapsed_s, eta_s;
+              optional: plan (time budget: one line, on a step after which the epochs were fitted)
   eval        epoch, step, metrics {AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm,
               ARl: float or null; per_class: {name: AP or null}}, images, duration_s,
               loss, losses (validation loss and its terms, as in "step", mean over the validation
@@ -94,6 +96,8 @@ class RunStarted(Event):
     model_config: dict
     train_config: dict
     base: str
+    recipe: list | None = None  # lines: what the small-data recipe chose and why (train/recipe.py)
+    time_budget_s: float | None = None  # --time-budget: epochs are fitted into it (train/budget.py)
     time: float = field(default_factory=_now)
 
 
@@ -113,6 +117,7 @@ class StepDone(Event):
     images_per_s: float
     elapsed_s: float
     eta_s: float
+    plan: str | None = None  # time budget: set on the steps after which epochs were (re)fitted
     time: float = field(default_factory=_now)
 
 

@@ -35,8 +35,11 @@ def param_groups(model: nn.Module, cfg: TrainConfig) -> list[dict]:
     return groups
 
 
-def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
+def build_optimizer(model: nn.Module, cfg: TrainConfig, extra: list[nn.Parameter] = ()) -> torch.optim.AdamW:
+    """`extra`: parameters outside the model trained at the main lr (Group DETR's extra query
+    groups), after the model's own."""
     groups = param_groups(model, cfg)
+    groups[0]["params"] = groups[0]["params"] + list(extra)
     for g in groups:
         g["initial_lr"] = g["lr"]
     return torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -51,6 +54,11 @@ class LRSchedule:
         self.steps_per_epoch = steps_per_epoch
         self.total_steps = cfg.epochs * steps_per_epoch
         self.step_count = 0
+
+    def refit(self, cfg: TrainConfig) -> None:
+        """A new length of run (the time budget's fit): the schedule spans the new total."""
+        self.cfg = cfg
+        self.total_steps = cfg.epochs * self.steps_per_epoch
 
     def factor(self, step: int) -> float:
         """Multiplier of the initial lr for optimizer step `step` (0-based)."""

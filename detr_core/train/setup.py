@@ -13,7 +13,7 @@ from ..data.classes import ClassMap
 from ..data.collate import collate
 from ..data.dataset import load_detection_dataset
 from ..data.summary import DatasetSummary
-from ..data.transforms import Resolution, TrainTransform, resolution_for, resolution_preset
+from ..data.transforms import EvalTransform, Resolution, TrainTransform, resolution_for, resolution_preset
 from ..model.detr import DETR, build
 from .engine import TrainData
 from ..errors import CheckpointError, WorkbenchError
@@ -73,7 +73,10 @@ def load_data(train_json: Path, train_images: Path | None, val_json: Path | None
                                                   class_map=class_map, seed=seed)
     out = LoadedData(TrainData(train, None, train.class_map), [("training set", train_summary)])
     if val_json is not None:
+        # At the run's evaluation size (not the reference 800/1333): the validation loss must be
+        # comparable with the training loss, and the model is scored at that size too.
         val, val_summary = load_detection_dataset(val_json, val_images, train=False,
+                                                  transform=EvalTransform(resolution.eval_size, resolution.max_size),
                                                   class_map=train.class_map, seed=seed)
         out.data.val = val
         out.summaries.append(("validation set", val_summary))
@@ -87,6 +90,7 @@ class StartingModel:
     base: str  # what the weights are: one line
     notes: list[str] = field(default_factory=list)
     from_scratch: bool = False
+    new_classes: int = 0  # classes whose head row starts fresh (fine-tuning)
 
 
 def from_checkpoint(loaded, class_map: ClassMap, resolution: Resolution, seed: int) -> StartingModel:
@@ -95,7 +99,7 @@ def from_checkpoint(loaded, class_map: ClassMap, resolution: Resolution, seed: i
     model, config, transfer = transfer_to_classes(
         loaded.model, loaded.config, loaded.class_names, list(class_map.names), seed=seed,
         config_changes={"min_size": resolution.eval_size, "max_size": resolution.max_size})
-    return StartingModel(model, config, loaded.description, [transfer.describe()])
+    return StartingModel(model, config, loaded.description, [transfer.describe()], new_classes=len(transfer.new))
 
 
 def from_scratch(config_name: str, class_map: ClassMap, data: TrainData, resolution: Resolution,

@@ -16,8 +16,8 @@ def boxed(qtbot, window, tmp_path):
     make_images(tmp_path / "photos", 3, size=(300, 200))
     open_and_wait(qtbot, window, tmp_path / "photos")
     state = window.state
-    cat = state.add_category("cat")
-    state.add_category("dog")
+    cat = state.edits.add_category("cat")
+    state.edits.add_category("dog")
     ann = state.add_box([40, 40, 60, 50], cat)
     window.canvas.setFocus()
     return window, ann
@@ -181,7 +181,7 @@ def test_add_boxes_to_another_image_in_one_undo_step(qtbot, boxed):
     window, ann = boxed
     state = window.state
     cat, dog = (state.document.category_by_name(n)["id"] for n in ("cat", "dog"))
-    ids = state.add_boxes(2, [(cat, [1, 1, 10, 10]), (dog, [20, 20, 30, 30]), (999, [0, 0, 1, 1])])
+    ids = state.edits.add_boxes(2, [(cat, [1, 1, 10, 10]), (dog, [20, 20, 30, 30]), (999, [0, 0, 1, 1])])
     assert len(ids) == 2 and state.current_row == 0  # unknown class 999 skipped; no navigation
     assert state.status(2) == "edited" and len(state.annotations(2)) == 2
     state.undo_stack.undo()

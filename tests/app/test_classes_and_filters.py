@@ -11,7 +11,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QColorDialog, QMessageBox
 
 from app.actions import ACTIONS
-from app.image_filter import ImageFilter
+from app.document.image_filter import ImageFilter
 from workbench_helpers import make_images, open_and_wait, wait_image
 
 
@@ -21,7 +21,7 @@ def labelled(qtbot, window, tmp_path):
     make_images(tmp_path / "photos", 3, size=(120, 90))
     open_and_wait(qtbot, window, tmp_path / "photos")
     s = window.state
-    cat, dog = s.add_category("cat"), s.add_category("dog")
+    cat, dog = s.edits.add_category("cat"), s.edits.add_category("dog")
     s.add_box([1, 1, 20, 20], cat)
     s.add_box([30, 30, 20, 20], dog)
     s.go_to(1)
@@ -103,14 +103,14 @@ def test_delete_asks_what_becomes_of_the_boxes(qtbot, labelled, dialogs, answer,
 
 def test_delete_of_an_empty_class_only_confirms(qtbot, labelled, dialogs):
     window, cat, dog = labelled
-    bird = window.state.add_category("bird")
+    bird = window.state.edits.add_category("bird")
     choose(window, bird)
     dialogs.question_answer = QMessageBox.StandardButton.No
     window.classes.actions["delete"].trigger()
-    assert window.state.has_category(bird)
+    assert window.state.edits.has_category(bird)
     dialogs.question_answer = QMessageBox.StandardButton.Yes
     window.classes.actions["delete"].trigger()
-    assert not window.state.has_category(bird)
+    assert not window.state.edits.has_category(bird)
 
 
 def test_dock_shows_counts_visibility_and_search(qtbot, labelled):
@@ -129,7 +129,7 @@ def test_dock_shows_counts_visibility_and_search(qtbot, labelled):
 def test_filters_by_status_class_and_name_and_navigation_follows(qtbot, labelled):
     window, cat, dog = labelled
     s, listed = window.state, window.image_list.model
-    s.set_status(1, "reviewed")
+    s.edits.set_status(1, "reviewed")
     combo = window.image_list.status_combo
     combo.setCurrentIndex(combo.findData("unlabelled"))
     assert listed.rowCount() == 1 and window.image_list.visible_rows() == [2]

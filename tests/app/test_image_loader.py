@@ -10,7 +10,7 @@ import threading
 import numpy as np
 from PIL import Image
 
-from app.image_loader import ImageLoader, pil_to_qimage
+from app.document.image_loader import ImageLoader, pil_to_qimage
 from detr_core.images import load_image
 from workbench_helpers import make_images
 

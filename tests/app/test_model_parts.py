@@ -7,12 +7,25 @@ import numpy as np
 import pytest
 
 from app.model.decisions import sidecar_for
-from app.opening import open_source
+from app.document.opening import open_source
+from app.model.model_state import ModelState
 from app.state import AppState
 from detr_core.infer.detections import Detections
 from model_helpers import make_shapes
 
 RESOLUTION = (800, 1333)
+
+
+def state_with_model() -> AppState:
+    """AppState with the model side composed over it, as MainWindow does (AppState builds neither)."""
+    state = AppState()
+    state.model = ModelState(state)
+    return state
+
+
+def shut_down(state: AppState) -> None:
+    state.shutdown()
+    state.model.shutdown()
 
 
 def detections(scores) -> Detections:
@@ -30,7 +43,7 @@ def opened(qtbot, tmp_path):
     states = []
 
     def open_state(source) -> AppState:
-        state = AppState()
+        state = state_with_model()
         states.append(state)
         result = open_source(source)
         state.install(result.document, result.entries, result.root)
@@ -42,7 +55,7 @@ def opened(qtbot, tmp_path):
     make_shapes(tmp_path / "shapes", 3)
     yield open_state
     for state in states:
-        state.shutdown()
+        shut_down(state)
 
 
 def test_accept_and_reject_hide_predictions_and_say_which_image(opened, tmp_path):
@@ -100,7 +113,7 @@ def test_a_bad_decisions_file_is_reported_and_the_document_still_opens(opened, t
     state.document.save(target)
     sidecar_for(target).write_text("{ truncated")
     messages = []
-    again = AppState()
+    again = state_with_model()
     try:
         again.message.connect(messages.append)
         result = open_source(target)
@@ -108,4 +121,4 @@ def test_a_bad_decisions_file_is_reported_and_the_document_still_opens(opened, t
         assert again.row_count() == 3
         assert any(str(sidecar_for(target)) in m and "not applied" in m for m in messages)
     finally:
-        again.shutdown()
+        shut_down(again)

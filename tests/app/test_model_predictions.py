@@ -149,8 +149,8 @@ def test_classes_map_by_name_or_through_the_dialog(qtbot, model_window, tmp_path
     assert len(by_name) >= 2, by_name  # this seeded model predicts two classes or more
     same, other = sorted(by_name)[:2]
     # The dataset already has classes: one is a model class in other letter case.
-    state.add_category(same.upper())
-    state.add_category("shape")
+    state.edits.add_category(same.upper())
+    state.edits.add_category("shape")
     # `same` -> its namesake: no dialog.
     ids = model.acceptor.accept([by_name[same][0].query])
     assert ids and state.category_name(state.document.annotation(ids[0])["category_id"]) == same.upper()
@@ -227,7 +227,7 @@ def test_decisions_are_kept_with_the_document_across_a_restart(qtbot, model_wind
         assert again.image_list.model.data(again.image_list.model.index(0, 2)) == str(len(shown) - 3)
         # Deleting the accepted box brings its prediction back, as it does before a restart.
         again.state.set_selection([a["id"] for a in again.state.current_annotations()])
-        again.state.delete_selection()
+        again.actions["delete"].trigger()
         assert accepted in [d.query for d in view.visible_predictions()]
     finally:
         close_window(again, dialogs)

@@ -10,8 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from app.state import STATUS_KEY
-from app.training import snapshot
+from app.document.entries import STATUS_KEY
 from app.training.command import DataFiles, TrainOptions, resume_command, train_command
 from app.training.curves import RunCurves
 from app.training.jsonl import JsonLinesParser
@@ -176,10 +175,6 @@ def coco(tmp_path, statuses, boxes_per_image=1, categories=("cat", "dog")):
         if im.get(STATUS_KEY) == "empty":
             im[STATUS_KEY] = "reviewed"  # checked: nothing there
     return data, tmp_path / "imgs"
-
-
-def test_status_key_is_the_window_s():
-    assert snapshot.STATUS_KEY == STATUS_KEY
 
 
 def test_plan_counts_and_refuses_with_reasons(tmp_path):

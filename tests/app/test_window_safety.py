@@ -1,5 +1,5 @@
-"""Keeping work safe: unreadable images, refused COCO files, failed saves, files changed on disk,
-autosave and crash recovery."""
+"""Keeping work safe: unreadable images, refused COCO files, failed saves, files changed on disk
+(autosave and crash recovery: test_recovery.py)."""
 from __future__ import annotations
 
 import json
@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtCore import QModelIndex
 from PySide6.QtWidgets import QMessageBox
 
-from app.image_filter import ERROR, ImageFilter
+from app.document.image_filter import ERROR, ImageFilter
 from app.image_list import STATUS_ROLE
 from workbench_helpers import close_window, make_images, make_window, open_and_wait, save_and_wait, wait_image
 
@@ -95,7 +95,7 @@ def _folder_with_a_saved_box(qtbot, window, dialogs, tmp_path):
     folder = tmp_path / "photos"
     make_images(folder, 2, size=(100, 80))
     open_and_wait(qtbot, window, folder)
-    cat = window.state.add_category("cat")
+    cat = window.state.edits.add_category("cat")
     window.state.add_box([1, 1, 20, 20], cat)
     dialogs.save_path = str(folder / "annotations.json")
     save_and_wait(qtbot, window)
@@ -147,65 +147,7 @@ def test_file_changed_on_disk_asks_before_overwriting(qtbot, window, dialogs, tm
     assert json.loads((folder / "annotations.json.bak").read_text()) == theirs
 
 
-def test_autosave_then_crash_recovery_on_next_start(qtbot, window, dialogs, tmp_path, settings):
-    folder = tmp_path / "photos"
-    make_images(folder, 2, size=(100, 80))
-    open_and_wait(qtbot, window, folder)
-    cat = window.state.add_category("cat")
-    window.state.add_box([5, 5, 30, 30], cat)
-    sidecar = folder / "annotations.json.autosave"
-    with qtbot.waitSignal(window.session.autosaved, timeout=5000):
-        window.state.go_next()  # autosave on image change
-    assert sidecar.is_file() and len(json.loads(sidecar.read_text())["annotations"]) == 1
-    assert not (folder / "annotations.json").exists()  # autosave never touches the real file
-    # "Crash": the first window never closes cleanly. The next start offers the autosave.
-    other = make_window(qtbot, settings, tmp_path)
-    dialogs.question_answer = B.Yes
-    with qtbot.waitSignal(other.session.opened, timeout=5000):
-        assert other.flows.offer_startup_recovery()
-    wait_image(qtbot, other)
-    assert any("did not close normally" in t for t in dialogs.texts("question"))
-    assert len(other.state.annotations(0)) == 1 and other.state.is_dirty()
-    assert other.state.document.category_by_name("cat") is not None
-    dialogs.save_path = str(folder / "annotations.json")
-    save_and_wait(qtbot, other)
-    assert not sidecar.exists() and other.session.pending_recoveries() == []
-    close_window(other, dialogs)
-
-
-def test_reopening_offers_recovery_and_no_discards_it(qtbot, window, dialogs, tmp_path, settings):
-    folder = tmp_path / "photos"
-    make_images(folder, 2, size=(100, 80))
-    open_and_wait(qtbot, window, folder)
-    window.state.add_box([5, 5, 30, 30], window.state.add_category("cat"))
-    with qtbot.waitSignal(window.session.autosaved, timeout=5000):
-        window.session.autosave()
-    sidecar = folder / "annotations.json.autosave"
-    other = make_window(qtbot, settings, tmp_path)
-    dialogs.question_answer = B.Yes
-    with qtbot.waitSignals([other.session.opened, other.session.opened], timeout=5000):
-        other.session.open(str(folder))  # opened, then re-opened with the recovered document
-    assert len(other.state.annotations(0)) == 1 and other.state.is_dirty()
-    third = make_window(qtbot, settings, tmp_path)
-    dialogs.question_answer = B.No
-    with qtbot.waitSignal(third.session.recovery_offered, timeout=5000):
-        third.session.open(str(folder))
-    assert not sidecar.exists() and third.state.annotations(0) == []
-    close_window(other, dialogs)
-    close_window(third, dialogs)
-
-
-def test_autosave_timer_writes_without_navigation(qtbot, dialogs, tmp_path, settings):
-    win = make_window(qtbot, settings, tmp_path, autosave_seconds=0.2)
-    folder = tmp_path / "photos"
-    make_images(folder, 1, size=(100, 80))
-    open_and_wait(qtbot, win, folder)
-    win.state.add_box([5, 5, 30, 30], win.state.add_category("cat"))
-    with qtbot.waitSignal(win.session.autosaved, timeout=3000) as blocker:
-        pass
-    assert blocker.args[0].endswith("annotations.json.autosave")
-    close_window(win, dialogs)
-    assert not (folder / "annotations.json.autosave").exists()  # discarded on a deliberate close
+# Autosave and crash recovery: tests/app/test_recovery.py.
 
 
 def test_big_documents_save_on_a_worker_and_edits_wait(qtbot, window, dialogs, tmp_path):

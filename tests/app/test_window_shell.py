@@ -85,7 +85,7 @@ def test_status_bar_shows_position_size_zoom_and_unsaved(qtbot, window, tmp_path
     assert "box 60×40" in sizes
     window.canvas.picker.cancel()
     assert bar.box_size.text() == "" and bar.dirty.text() == ""
-    window.state.add_box([1, 1, 5, 5], window.state.add_category("cat"))
+    window.state.add_box([1, 1, 5, 5], window.state.edits.add_category("cat"))
     assert bar.dirty.text() == "● unsaved" and window.isWindowModified()
 
 

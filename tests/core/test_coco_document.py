@@ -300,3 +300,65 @@ def test_ten_thousand_images_index(tmp_path):
     expected = [a for a in annotations if a["image_id"] == 7]
     assert doc.annotations_for(7) == expected and expected[-1]["id"] == new_id == 100_001
     assert doc.find_image(tmp_path / "09999.jpg") == 9999
+
+
+def _edit_everything(doc) -> None:
+    """One of every edit, undo and redo included (the undo records go through `restore`)."""
+    doc.set_bbox(1, [2, 2, 8, 8])
+    new_ann = doc.add_annotation(11, 1, [1, 1, 4, 4])
+    index, ann = doc.remove_annotation(new_ann)
+    doc.insert_annotation(index, ann)
+    doc.set_bbox(new_ann, [3, 3, 4, 4])
+    doc.set_category(3, 1)
+    doc.set_bbox(1, [1, 2, 10, 20])  # back to the load-time box: the load-time area returns
+    image_id = doc.add_image(doc.image_root / "c.jpg", 30, 20, note="new")
+    doc.restore(doc.remove_image(image_id))
+    doc.set_image_field(10, "workbench_status", "reviewed")
+    doc.set_image_field(11, "workbench_status", "edited")
+    doc.set_image_field(11, "workbench_status", None)
+    bird = doc.add_category("bird", "animal")
+    doc.rename_category(bird, "parrot")
+    doc.set_supercategory(bird, None)
+    doc.set_category_field(bird, "color", "#00ff00")
+    record = doc.merge_categories(2, 1)
+    doc.restore(record)
+    doc.reapply(record)
+    doc.remove_category(bird, boxes="delete")
+
+
+def test_category_edits_are_an_object_the_document_owns(doc):
+    from detr_core.coco.category_edits import CategoryEdits
+    assert not any(issubclass(base, CategoryEdits) for base in type(doc).__mro__)
+    assert isinstance(doc._categories, CategoryEdits) and doc._categories.data is doc.data
+    with pytest.raises(ValueError, match="cannot set 'file_name'"):
+        doc.set_image_field(10, "file_name", "x.jpg")
+    with pytest.raises(ValueError, match="cannot set 'name'"):
+        doc.set_category_field(1, "name", "x")
+
+
+def test_every_edit_is_recorded_once_and_replays_exactly(doc, tmp_path):
+    from detr_core.coco.changes import encode, replay
+    doc.add_annotation(10, 1, [0, 0, 3, 3])  # before the snapshot: ids move on
+    doc.restore(doc.remove_category(doc.add_category("gone")))
+    snapshot, session = copy.deepcopy(doc.data), doc.session_state()
+    records = []
+    doc.add_observer(lambda change: records.append(encode(change)))
+    revision = doc.revision
+    _edit_everything(doc)
+    assert len(records) == doc.revision - revision  # nested calls (reapply) reported once
+    assert [r["op"] for r in records].count("remove_image") == 1
+    json.dumps(records)  # plain JSON, copied at the time of the edit
+    copy_doc = CocoDocument(snapshot, doc.image_root, doc.path)
+    copy_doc.adopt_session_state(json.loads(json.dumps(session)))
+    assert replay(copy_doc, json.loads(json.dumps(records))) == len(records)
+    assert ordered(copy_doc.data) == ordered(doc.data)
+
+
+def test_a_record_that_does_not_apply_is_a_one_line_error(doc):
+    from detr_core.coco.changes import apply_record
+    with pytest.raises(DatasetError, match="unknown edit 'save'"):
+        apply_record(doc, {"op": "save", "args": []})
+    with pytest.raises(DatasetError, match="set_bbox from the journal does not apply"):
+        apply_record(doc, {"op": "set_bbox", "args": [999, [0, 0, 1, 1]]})
+    with pytest.raises(DatasetError, match="gave id 4, the journal says 7"):
+        apply_record(doc, {"op": "add_annotation", "args": [10, 1, [0, 0, 1, 1]], "result": 7})

@@ -5,11 +5,14 @@ kept as `<name>.bak`; a file changed on disk since it was loaded raises DiskChan
 becomes `disk_changed` (the window asks before `save(force=True)`); any other failure becomes
 `save_failed` with the old file intact and the edits still open.
 
-Autosave (every 30 s and on image change, when there are edits since the last one) writes the
-whole document to a sidecar next to the target, `<name>.json.autosave` (or, if that folder is
-not writable, to the app data folder). Each sidecar is listed in QSettings under
-"recovery/entries" until the work is saved or deliberately discarded, so after a crash the next
-start (or the next open of the same file or folder) offers to recover it.
+Every edit is appended to the write-ahead journal `<name>.json.journal` beside the target (or,
+if that folder is not writable, in the app data folder) before it is shown: see
+app/document/journal.py (written and fsynced by its own thread, at most 0.2 s behind) and
+app/recovery.py (where it lives, how it is replayed). Autosave (every 30 s and on image change,
+when there are edits since the last one) compacts it: a snapshot replaces the journal in one
+rename. Each journal is listed in QSettings under "recovery/entries" (key "sidecar") from its
+first edit until the work is saved or deliberately discarded, so after a crash the next start
+(or the next open of the same file or folder) offers to recover it.
 
 Small documents (up to SMALL_DOCUMENT boxes, a few MB of JSON) are saved on the GUI thread,
 and their autosave is serialised there (tens of milliseconds at most) and written by a worker, so
@@ -18,26 +21,26 @@ editing never waits. Bigger documents are serialised and written on a worker; me
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QSettings, QStandardPaths, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QSettings, QStandardPaths, Qt, QTimer, Signal, Slot
 
-from detr_core.atomic import atomic_write
 from detr_core.coco import DiskChangedError
 from detr_core.errors import DatasetError, WorkbenchError
 
-from .opening import OpenResult, open_source, recover
-from .tasks import TaskRunner
+from .journalling import JournalKeeper
+from .opening import OpenResult, open_source
+from .recovery import check_journal, existing_journals, journal_path, recover
+from ..tasks import TaskRunner
 
 log = logging.getLogger(__name__)
 
 AUTOSAVE_SECONDS = 30
 SMALL_DOCUMENT = 20_000  # boxes; above this, saving and autosave serialise on a worker
-SIDECAR_SUFFIX = ".autosave"
+COMPACT_TIMEOUT = 60.0  # seconds an autosave waits for the journal writer
 _REGISTRY_KEY = "recovery/entries"
 
 
@@ -56,7 +59,8 @@ class DocumentSession(QObject):
     save_failed = Signal(str)  # one-line message; nothing lost
     disk_changed = Signal(str)  # the target changed on disk: ask before overwriting
     autosaved = Signal(str)  # sidecar path
-    autosave_failed = Signal(str)
+    autosave_failed = Signal(str)  # also: the journal cannot be written (one line)
+    _journal_failed = Signal(str)  # from the journal's writer thread
 
     def __init__(self, state, settings: QSettings, autosave_seconds: float = AUTOSAVE_SECONDS,
                  fallback_dir: Path | None = None, parent: QObject | None = None):
@@ -77,6 +81,8 @@ class DocumentSession(QObject):
         self.timer.setInterval(int(autosave_seconds * 1000))
         self.timer.timeout.connect(self.autosave)
         self.timer.start()
+        self.journal = JournalKeeper(on_first_edit=self._register, on_error=self._on_journal_error)
+        self._journal_failed.connect(self._on_journal_failed, Qt.ConnectionType.QueuedConnection)
         state.undo_stack.indexChanged.connect(self._on_undo_stack_index_changed)
         state.current_changed.connect(self._on_state_current_changed)
 
@@ -94,28 +100,50 @@ class DocumentSession(QObject):
         self._pending["open"] = (str(path), recover_sidecar)
 
         def job():
-            result = open_source(path, image_root)
-            if recover_sidecar:
-                result = recover(result, Path(recover_sidecar))
-            return result
+            return self._open_job(path, image_root, recover_sidecar)
 
         self.runner.start("open", job)
 
+    def _open_job(self, path, image_root, journal: str | None) -> tuple[OpenResult, Path | None]:
+        """On the worker: open, then recover `journal` or look for one worth offering."""
+        result = open_source(path, image_root)
+        if journal:
+            try:
+                return recover(result, Path(journal)), None
+            except DatasetError as e:  # the journal stays where it is
+                result.warnings.append(f"{e}; opened the saved file instead")
+                return result, None
+        for found in existing_journals(result.target, self.fallback_dir):
+            try:
+                worth, note = check_journal(result, found)
+            except (DatasetError, OSError) as e:
+                worth, note = False, f"{found}: cannot recover from it ({e})"
+            if note:
+                result.warnings.append(note)
+            if worth:
+                return result, found
+        return result, None
+
     def recover(self, sidecar: str) -> None:
-        """Replace the open document by the autosaved one (asked after `recovery_offered`)."""
+        """Replace the open document by the recovered one (asked after `recovery_offered`)."""
         opened = self.opened_result
         if opened is None or self.runner.is_running("open"):
             return
         self._pending["open"] = (str(opened.source), sidecar)
-        self.runner.start("open", lambda: recover(opened, Path(sidecar)))
+        self.runner.start("open", lambda: (recover(opened, Path(sidecar)), None))
 
     def discard_recovery(self, sidecar: str) -> None:
+        if self.journal.path == Path(sidecar):
+            self.journal.discard()
         self._remove_sidecar(Path(sidecar))
 
-    def _on_opened(self, result: OpenResult) -> None:
+    def _on_opened(self, opened: tuple[OpenResult, Path | None]) -> None:
+        result, offer = opened
         self.opened_result, self.target = result, result.target
         self._changes = self._autosaved_changes = 0
         recovered = result.recovered_from is not None
+        self.journal.attach(result.document, journal_path(result.target, self.fallback_dir),
+                            result.target, recovered=recovered)
         self.state.install(result.document, result.entries, result.root, result.select_path,
                            unsaved=recovered)
         self.state.message.emit(f"Opened {result.source} — {len(result.entries)} images"
@@ -126,11 +154,10 @@ class DocumentSession(QObject):
         elif result.warnings:
             self.open_warnings.emit(str(result.source), result.warnings)
         if recovered:
-            self._autosaved_changes = -1  # write a fresh sidecar at the next chance
+            self._autosaved_changes = -1  # compact into a fresh journal at the next chance
             return
-        sidecar = self.find_sidecar(result.target)
-        if sidecar is not None:
-            self.recovery_offered.emit(str(result.target), str(sidecar))
+        if offer is not None:
+            self.recovery_offered.emit(str(result.target), str(offer))
 
     # -- saving -----------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike | None = None, force: bool = False) -> bool:
@@ -143,6 +170,7 @@ class DocumentSession(QObject):
         target = Path(path) if path is not None else doc.path
         if target is None:
             return False
+        self.journal.before_save()
         if self.is_small(doc):
             try:
                 doc.save(target, force=force)
@@ -174,61 +202,62 @@ class DocumentSession(QObject):
         old_target = self.target
         self.target = target
         self.state.mark_saved()
+        self.journal.saved(target, journal_path(target, self.fallback_dir))
         for t in {old_target, target}:
             if t is not None:
-                self._remove_sidecar(self.sidecar_for(t))
+                self._write_registry([e for e in self._registry()
+                                      if e.get("target") != str(t)])
         self.state.message.emit(f"Saved {target}")
         self.saved.emit(str(target))
 
     # -- autosave ---------------------------------------------------------------------------------
     @Slot()
     def autosave(self, on_image_change: bool = False) -> None:
-        """Write the sidecar if there are edits since the last autosave (never on the GUI thread)."""
+        """Compact the journal (snapshot + empty journal) if there are edits since the last
+        autosave; the writing is never on the GUI thread."""
         doc = self.state.document
         if doc is None or self.target is None or not self.state.is_dirty() or self.state.busy \
-                or self._changes == self._autosaved_changes or self.runner.is_running():
+                or self._changes == self._autosaved_changes or self.runner.is_running() \
+                or self.journal.journal is None:
             return
         small = self.is_small(doc)
         if on_image_change and not small:
             return  # big documents: on the timer only, so browsing never waits
-        sidecar = self.sidecar_for(self.target)
-        changes, fmt, data = self._changes, doc.json_format, doc.data
-        payload = fmt.dumps(data).encode("utf-8") if small else None  # a snapshot, on this thread
+        target, keeper, path = self.target, self.journal, self.journal.path
+        done = keeper.compact(target) if small else None  # the snapshot, on this thread
         if not small:
-            self.state.set_busy(True)
-        self._pending["autosave"] = (sidecar, changes, small)
+            self.state.set_busy(True)  # edits wait while a worker takes the snapshot
+        self._pending["autosave"] = (path, self._changes, small)
 
         def job():
-            content = payload if payload is not None else fmt.dumps(data).encode("utf-8")
-            sidecar.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(sidecar, lambda f: f.write(content))
-            return sidecar
+            finished = done if done is not None else keeper.compact(target)
+            if not finished.wait(COMPACT_TIMEOUT):
+                raise DatasetError(f"{path}: the journal writer did not answer in time")
+            if keeper.journal is not None and keeper.journal.error:
+                raise DatasetError(keeper.journal.error)
+            return path
 
         self.runner.start("autosave", job)
 
     def sidecar_for(self, target: Path) -> Path:
-        beside = target.with_name(target.name + SIDECAR_SUFFIX)
-        if os.access(target.parent, os.W_OK):
-            return beside
-        digest = hashlib.sha1(str(target).encode("utf-8")).hexdigest()[:12]
-        return self.fallback_dir / f"{digest}-{target.name}{SIDECAR_SUFFIX}"
-
-    def find_sidecar(self, target: Path) -> Path | None:
-        """An autosave of `target` newer than `target` itself, if one was left behind."""
-        digest = hashlib.sha1(str(target).encode("utf-8")).hexdigest()[:12]
-        candidates = [target.with_name(target.name + SIDECAR_SUFFIX),
-                      self.fallback_dir / f"{digest}-{target.name}{SIDECAR_SUFFIX}"]
-        for sidecar in candidates:
-            if sidecar.is_file():
-                if target.is_file() and sidecar.stat().st_mtime_ns < target.stat().st_mtime_ns:
-                    continue  # saved after the autosave: nothing to recover
-                return sidecar
-        return None
+        """Where the journal of `target` is written (kept under its old name for callers)."""
+        return journal_path(target, self.fallback_dir)
 
     def discard_autosave(self) -> None:
-        """The user closes without saving: the sidecar goes, and will not be offered again."""
-        if self.target is not None:
-            self._remove_sidecar(self.sidecar_for(self.target))
+        """The user closes without saving: the journal goes, and will not be offered again."""
+        path = self.journal.path
+        if self.journal.journal is not None:
+            self.journal.discard()
+        if path is not None:
+            self._remove_sidecar(path)
+
+    def _on_journal_error(self, message: str | None) -> None:
+        if message is not None:
+            self._journal_failed.emit(message)  # writer thread -> GUI thread
+
+    @Slot(str)
+    def _on_journal_failed(self, message: str) -> None:
+        self.autosave_failed.emit(message)
 
     # -- the crash-recovery registry ----------------------------------------------------------------
     def pending_recoveries(self) -> list[dict]:
@@ -272,6 +301,8 @@ class DocumentSession(QObject):
     def shutdown(self) -> None:
         self.timer.stop()
         self.runner.wait()
+        if self.journal.journal is not None:
+            self.journal.journal.flush()
 
     @Slot(str, object)
     def _on_runner_finished(self, name: str, result) -> None:

@@ -19,11 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from detr_core.coco import CocoDocument
-from detr_core.coco.io import disk_state, read_coco
 from detr_core.errors import DatasetError
 from detr_core.images import IMAGE_EXTENSIONS, is_image_file
 
-from .state import ImageEntry
+from .entries import ImageEntry
 
 DEFAULT_JSON_NAME = "annotations.json"
 _DIGITS = re.compile(r"(\d+)")
@@ -39,7 +38,7 @@ class OpenResult:
     select_path: str | None = None
     warnings: list[str] = field(default_factory=list)
     images_missing: bool = False  # a JSON none of whose images were found under `root`
-    recovered_from: Path | None = None  # set by `recover`
+    recovered_from: Path | None = None  # the journal, set by app.document.recovery.recover
 
 
 def scan_images(folder: Path) -> list[str]:
@@ -130,19 +129,3 @@ def _open_json(source: Path, image_root) -> OpenResult:
     return OpenResult(source, document, entries, root, source, None, list(report.warnings),
                       images_missing=all_missing)
 
-
-def recover(opened: OpenResult, sidecar: Path) -> OpenResult:
-    """`opened` with its document replaced by the autosaved one in `sidecar` (same image root;
-    saving still goes to `opened.target` and still checks that file for changes on disk)."""
-    loaded = read_coco(sidecar, opened.root)
-    if loaded.report.problems:
-        raise DatasetError(loaded.report.problem_line())
-    original = opened.document
-    path = original.path
-    document = CocoDocument(loaded.data, opened.root, path, json_format=original.json_format,
-                            disk=disk_state(path) if path is not None else None)
-    files = scan_images(opened.root) if opened.source.is_dir() or opened.source.parent == opened.root \
-        else None
-    entries = build_entries(document, opened.root, files)
-    return OpenResult(opened.source, document, entries, opened.root, opened.target,
-                      opened.select_path, list(loaded.report.warnings), recovered_from=sidecar)

@@ -1,0 +1,95 @@
+"""Change records: what a CocoDocument edit was, told to observers, and replayed exactly.
+
+Every mutating method of CocoDocument (the one choke point for edits, undo and redo) is marked
+`@recorded`. When the outermost such call returns, each observer gets a `Change`: the method's
+name, its arguments and its result. Calling the same method with the same arguments on a document
+in the same state does the same edit and returns the same result, so a list of changes replays
+exactly (`replay`). Nested calls (`reapply` calling `remove_image`, `new` adding categories) are
+reported once, as the outer call.
+
+`encode` turns a change into one JSON line at once, on the editing thread: the arguments are the
+document's live dicts (an inserted annotation is moved later), so they must be copied before the
+next edit. Only int results (new ids) are kept, to check a replay against.
+
+The state a replay also needs that the COCO object does not hold (the next ids, the load-time
+geometry of edited boxes) is `CocoDocument.session_state()`; a journal stores it in its header.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ..errors import DatasetError
+
+
+@dataclass(frozen=True)
+class Change:
+    op: str  # the CocoDocument method
+    args: tuple
+    kwargs: dict
+    result: Any
+
+
+def recorded(method: Callable) -> Callable:
+    """Mark a CocoDocument method as an edit: observers hear about it once it has succeeded."""
+    name = method.__name__
+
+    @functools.wraps(method)
+    def edit(doc, *args, **kwargs):
+        doc._edit_depth += 1
+        try:
+            result = method(doc, *args, **kwargs)
+        finally:
+            doc._edit_depth -= 1
+        if doc._edit_depth == 0 and doc._observers:
+            change = Change(name, args, kwargs, result)
+            for observer in list(doc._observers):
+                observer(change)
+        return result
+
+    edit.recorded = True
+    return edit
+
+
+def _plain(value):
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise TypeError(f"cannot record a {type(value).__name__} in a change")
+
+
+def encode(change: Change) -> dict:
+    """A JSON-ready dict (already a deep copy) of `change`."""
+    record = {"op": change.op, "args": list(change.args)}
+    if change.kwargs:
+        record["kwargs"] = change.kwargs
+    if isinstance(change.result, int) and not isinstance(change.result, bool):
+        record["result"] = change.result
+    return json.loads(json.dumps(record, default=_plain, allow_nan=False))
+
+
+def apply_record(doc, record: dict) -> None:
+    """Do the edit `record` (from `encode`) on `doc`. DatasetError if it does not apply exactly."""
+    op = record.get("op")
+    method = getattr(type(doc), op, None) if isinstance(op, str) else None
+    if not getattr(method, "recorded", False):
+        raise DatasetError(f"{doc.label}: unknown edit {op!r} in the journal")
+    try:
+        result = getattr(doc, op)(*record.get("args", []), **record.get("kwargs", {}))
+    except (KeyError, ValueError, IndexError, TypeError, DatasetError) as e:
+        raise DatasetError(f"{doc.label}: edit {op} from the journal does not apply "
+                           f"({type(e).__name__}: {e})") from None
+    if "result" in record and result != record["result"]:
+        raise DatasetError(f"{doc.label}: edit {op} from the journal gave id {result}, "
+                           f"the journal says {record['result']}")
+
+
+def replay(doc, records) -> int:
+    """Apply each record in order; returns how many were applied."""
+    count = 0
+    for record in records:
+        apply_record(doc, record)
+        count += 1
+    return count

@@ -1,0 +1,96 @@
+"""The small-data recipe: training settings chosen from the data and the starting model.
+
+    facts = DataFacts.of(dataset, new_classes=2, from_scratch=False)
+    recipe = choose(facts, given={"lr": 3e-4})
+    recipe.config        # a TrainConfig
+    recipe.lines         # what was chosen and why, one line each ("(given)" for the user's own)
+
+Every choice can be overridden: a field in `given` is taken as it is. Large data sets (over
+LARGE_SET images) get the reference recipe (TrainConfig's defaults) with only the cheap choices.
+The choices and their reasons are those measured by tests/benchmarks/bench_convergence.py
+(README, "Fine-tuning in minutes").
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..data.dataset import CocoDetection
+from .config import TrainConfig
+
+LARGE_SET = 2000  # images: above this the reference recipe
+FEW_IMAGES_IN_PROCESS = 200  # images: decoded in the training process (no loader workers)
+SMALL_GROUPS = 4  # Group DETR groups on small data (cost per step: README table)
+EMA_DECAY = 0.99  # small data: a short average (a 10-minute run is ~1000 steps)
+EMA_TAU = 25.0
+
+
+@dataclass(frozen=True)
+class DataFacts:
+    images: int
+    boxes: int
+    classes: int
+    max_boxes: int  # in one image
+    new_classes: int  # classes whose head row starts fresh (fine-tuning)
+    from_scratch: bool
+
+    @classmethod
+    def of(cls, dataset: CocoDetection, *, new_classes: int, from_scratch: bool) -> "DataFacts":
+        counts = [len(r.labels) for r in dataset.records]
+        return cls(len(counts), sum(counts), len(dataset.class_map), max(counts, default=0), new_classes,
+                   from_scratch)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    config: TrainConfig
+    lines: list[str]
+
+
+def _auto(facts: DataFacts) -> list[tuple[str, Any, str]]:
+    """(field, value, why) of the automatic choices."""
+    n = facts.images
+    small = n <= LARGE_SET
+    out: list[tuple[str, Any, str]] = []
+    if small:
+        bs = max(1, min(4, n))
+        out.append(("batch_size", bs, f"{n} images: {bs} per step (batches of 2 can collapse DETR on "
+                                      "small data, detr #505)"))
+        out.append(("groups", SMALL_GROUPS, f"{n} images: {SMALL_GROUPS} query groups while training "
+                                            "(Group DETR: more matched queries per image; the saved model "
+                                            "keeps one)"))
+        out.append(("ema_decay", EMA_DECAY, f"{n} images: EMA of the weights (decay {EMA_DECAY}), "
+                                            "evaluated and saved"))
+        out.append(("ema_tau", EMA_TAU, f"EMA warm-up over ~{EMA_TAU:.0f} steps"))
+        out.append(("schedule", "cosine", "cosine schedule: ends low whatever the run's length "
+                                          "(fits a time budget)"))
+        out.append(("warmup_steps", 20, "20 warm-up steps"))
+    if facts.from_scratch:
+        out.append(("lr", 2e-4, "from scratch: lr 2e-4"))
+        out.append(("lr_backbone", 2e-4, "from scratch: the backbone learns at the same lr"))
+    elif small and facts.new_classes:
+        out.append(("lr", 2e-4, f"{facts.new_classes} new classes: lr 2e-4 (their head rows start fresh)"))
+    if n <= FEW_IMAGES_IN_PROCESS:
+        out.append(("num_workers", 0, f"{n} images: decoded in the training process (loader workers "
+                                      "would start again every epoch)"))
+    return out
+
+
+def choose(facts: DataFacts, given: dict[str, Any] | None = None, base: TrainConfig | None = None) -> Recipe:
+    """The recipe for `facts`; `given`: the user's own settings (kept as they are); `base`: the
+    configuration the choices are applied to (default TrainConfig())."""
+    given = dict(given or {})
+    base = base or TrainConfig()
+    values: dict[str, Any] = {}
+    lines = [f"recipe for {facts.images} images, {facts.boxes} boxes, {facts.classes} classes"
+             + (f" ({facts.new_classes} new)" if facts.new_classes else "")
+             + (", from scratch" if facts.from_scratch else "")]
+    for name, value, why in _auto(facts):
+        if name in given:
+            continue
+        values[name] = value
+        lines.append(f"  {name} = {value}: {why}")
+    for name, value in sorted(given.items()):
+        values[name] = value
+        lines.append(f"  {name} = {value} (given)")
+    return Recipe(base.replace(**values), lines)
