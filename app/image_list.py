@@ -265,6 +265,12 @@ class ImageListWidget(QWidget):
             selection.clearSelection()
         self._syncing = False
 
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        row = self.state.current_row  # the current image stays in view when the dock is resized
+        if row >= 0 and self.model.index_of_entry(row).isValid():
+            QTimer.singleShot(0, lambda: self.view.scrollTo(self.model.index_of_entry(self.state.current_row)))
+
     def visible_rows(self) -> list[int]:
         """Entry rows the list shows, in order."""
         return list(self.model.rows)

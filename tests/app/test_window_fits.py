@@ -62,3 +62,15 @@ def test_the_window_fits_the_screen_and_does_not_grow(qtbot, settings, tmp_path,
         assert_laid_out(window, width, height - TITLE_BAR)
     finally:
         close_window(window, dialogs)
+
+
+def test_the_current_image_stays_in_view_after_a_resize(qtbot, window, tmp_path):
+    make_images(tmp_path / "many", 60)
+    open_and_wait(qtbot, window, tmp_path / "many")
+    window.state.go_next(50)
+    qtbot.waitUntil(lambda: window.state.current_row == 50, timeout=5000)
+    view = window.image_list.view
+    for size in [(1920, 1080), (1366, 728), (1100, 600)]:
+        window.resize(*size)
+        qtbot.wait(50)
+        qtbot.waitUntil(lambda: view.viewport().rect().contains(view.visualRect(view.currentIndex())), timeout=2000)
