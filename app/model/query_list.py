@@ -85,8 +85,13 @@ class QueryListWidget(QWidget):
         view.verticalHeader().setDefaultSectionSize(view.fontMetrics().height() + 6)
         view.setAlternatingRowColors(True)
         header = view.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # Widths from the font, not ResizeToContents: that asks every row for its text on each
+        # resize and reload, a 13 ms stall per image shown (bench_model_gui --explain, issue 17).
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        metrics = view.fontMetrics()
+        for column, sample in ((0, "Query"), (2, "0.000 ▲"), (3, "9999, 9999, 9999, 9999"), (4, "rejected")):
+            header.resizeSection(column, metrics.horizontalAdvance(sample) + 16)
         view.selectionModel().currentRowChanged.connect(self._on_view_current_row_changed)
         view.doubleClicked.connect(lambda _index: self.model_state.acceptor.accept_selected())
         layout = QVBoxLayout(self)
