@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QMessageBox, QToo
 from .actions import build_actions
 from .canvas import CanvasWidget
 from .compare.wiring import install_compare_ui
+from .review.wiring import install_review_ui
 from .classes_dock import ClassesWidget
 from .document.file_flows import FileFlows
 from .document.session import AUTOSAVE_SECONDS, DocumentSession
@@ -74,6 +75,7 @@ class MainWindow(QMainWindow):
         self.model_ui = install_model_ui(self)  # Model / Attention docks, canvas layers, Model menu
         self.training_ui = install_training_ui(self)  # Training dock, Train menu, close guard
         self.compare_ui = install_compare_ui(self)  # Compare dock, Train > Compare Models
+        self.review_ui = install_review_ui(self)  # Review dock, Model > Build Review Queue
         self._restore_settings()
         self._on_state_document_opened()
 
@@ -248,6 +250,7 @@ class MainWindow(QMainWindow):
         self.session.shutdown()
         self.session.discard_autosave()
         self.compare_ui.shutdown()
+        self.review_ui.shutdown()
         self.state.shutdown()
         self.model.shutdown()
         self.training.shutdown()
