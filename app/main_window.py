@@ -45,7 +45,8 @@ class _Docks(NamedTuple):
 
 class MainWindow(QMainWindow):
     def __init__(self, state: AppState | None = None, settings: QSettings | None = None,
-                 autosave_seconds: float = AUTOSAVE_SECONDS):
+                 autosave_seconds: float = AUTOSAVE_SECONDS, load_model: bool = True):
+        """`load_model=False`: do not load the remembered (or the bundled demo) model at start."""
         super().__init__()
         self.settings = settings or QSettings("DETR Workbench", "DETR Workbench")
         self.state = state or AppState(parent=self)
@@ -63,7 +64,7 @@ class MainWindow(QMainWindow):
         self.flows = FileFlows(self, self.state, self.session, self.recent)
         self._connect_actions()
         self._connect_state()
-        self.model_ui = install_model_ui(self)  # Model / Attention docks, canvas layers, Model menu
+        self.model_ui = install_model_ui(self, autoload=load_model)  # Model / Attention docks, canvas layers, Model menu
         self.training_ui = install_training_ui(self)  # Training dock, Train menu, close guard
         self._restore_settings()
         self._on_state_document_opened()

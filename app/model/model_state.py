@@ -12,10 +12,12 @@ What is shown (showing.py), accepting predictions (accepting.py) and pre-annotat
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, Signal, Slot
 
+from detr_core.devices import DEVICE_CHOICES
+
+from ..resources import demo_model
 from .accepting import AcceptMixin
 from .batching import BatchMixin
 from .detector_client import DetectorClient
@@ -23,8 +25,8 @@ from .payloads import DetectRequest, DetectResult, LoadRequest, ModelInfo, Resol
 from .prediction_store import PredictionStore
 from .showing import ShowingMixin
 
-DEMO_MODEL = Path(__file__).resolve().parents[2] / "resources" / "models" / "demo.pth"
-DEVICES = ("auto", "cpu", "cuda", "mps")
+DEMO_MODEL = demo_model()  # bundled: found in a checkout and in an installed wheel alike
+DEVICES = DEVICE_CHOICES  # from the core that resolves them
 
 
 @dataclass(frozen=True)
