@@ -43,8 +43,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     count = config.getoption("--cpu-durations")
     if not count:
         return
-    times = sorted(config.stash[_CPU_TIMES].items(), key=lambda kv: -kv[1])[:count]
-    terminalreporter.write_sep("=", f"{len(times)} tests using the most CPU (setup + call + teardown)")
+    all_times = config.stash[_CPU_TIMES]
+    times = sorted(all_times.items(), key=lambda kv: -kv[1])[:count]
+    terminalreporter.write_sep("=", f"{len(times)} tests using the most CPU (setup + call + teardown); "
+                                    f"all {len(all_times)}: {sum(all_times.values()):.0f} s CPU")
     for nodeid, seconds in times:
         terminalreporter.write_line(f"{seconds:8.1f} s CPU  {nodeid}")
 
