@@ -52,7 +52,8 @@ class _Docks(NamedTuple):
 
 class MainWindow(QMainWindow):
     def __init__(self, state: AppState | None = None, settings: QSettings | None = None,
-                 autosave_seconds: float = AUTOSAVE_SECONDS):
+                 autosave_seconds: float = AUTOSAVE_SECONDS, load_model: bool = True):
+        """`load_model=False`: do not load the remembered (or the bundled demo) model at start."""
         super().__init__()
         self.settings = settings or QSettings("DETR Workbench", "DETR Workbench")
         self.state = state or AppState(parent=self)
@@ -72,7 +73,7 @@ class MainWindow(QMainWindow):
         self._connect_actions()
         self._connect_state()
         install_export_action(self)  # File > Export Model... (ONNX)
-        self.model_ui = install_model_ui(self)  # Model / Attention docks, canvas layers, Model menu
+        self.model_ui = install_model_ui(self, autoload=load_model)  # Model / Attention docks, canvas layers, Model menu
         self.training_ui = install_training_ui(self)  # Training dock, Train menu, close guard
         self.compare_ui = install_compare_ui(self)  # Compare dock, Train > Compare Models
         self.review_ui = install_review_ui(self)  # Review dock, Model > Build Review Queue

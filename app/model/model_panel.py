@@ -70,7 +70,7 @@ class ModelPanelWidget(QWidget):
         self.checkpoint.setEditable(True)
         self.checkpoint.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.checkpoint.setToolTip("A project or official .pth file, a Hugging Face folder, or an official "
-                                   "name (detr-r50, detr-r101, detr-r50-dc5, detr-r101-dc5)")
+                                   f"name ({', '.join(OFFICIAL_CHECKPOINTS)})")
         self.checkpoint.lineEdit().returnPressed.connect(self.load_chosen)
         browse = QToolButton()
         browse.setText("…")

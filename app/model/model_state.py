@@ -19,13 +19,13 @@ decision is all that changed since the last save (a rejection).
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtCore import QObject, QSettings, Signal, Slot
 
+from detr_core.devices import DEVICE_CHOICES
 from detr_core.errors import DatasetError
 from detr_core.infer.detections import Detections
 
+from ..resources import demo_model
 from .accepting import PredictionAcceptor
 from .batching import BatchRunner
 from .decisions import DecisionBook
@@ -34,8 +34,8 @@ from .payloads import DetectRequest, DetectResult, LoadRequest, ModelInfo, Resol
 from .prediction_store import PredictionStore
 from .showing import HeatmapView, PredictionView
 
-DEMO_MODEL = Path(__file__).resolve().parents[2] / "resources" / "models" / "demo.pth"
-DEVICES = ("auto", "cpu", "cuda", "mps")
+DEMO_MODEL = demo_model()  # bundled: found in a checkout and in an installed wheel alike
+DEVICES = DEVICE_CHOICES  # from the core that resolves them
 __all__ = ["DEMO_MODEL", "DEVICES", "HeatmapView", "ModelState"]
 
 
