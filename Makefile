@@ -7,9 +7,9 @@ STAMP  := $(VENV)/.installed-stamp
 # elsewhere pip resolves the current releases allowed by pyproject.toml.
 TORCH_SPEC ?= $(shell test -f /etc/xdg/pip/constraints.txt && echo "torch==2.14.1 torchvision==0.29.1" || echo "torch torchvision")
 
-.PHONY: run test test-fast lint bench demo-model clean-venv
+.PHONY: run test test-fast sizes lint bench demo-model clean-venv
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet $(TORCH_SPEC)
 	$(PY) -m pip install --quiet -e '.[test,export]'
@@ -18,12 +18,23 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(PY) main.py resources/samples
 
+# Every test (incl. the wheel installed into a fresh venv), the Qt-free core contract and the size
+# budgets (no module over 400 lines, no class over 40 methods: offenders are listed).
 test: $(STAMP)
 	$(VENV)/bin/lint-imports --no-cache
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
+	$(PY) tests/check_sizes.py
 
+# The tests not marked slow (each slow one takes over ~20 s on a 2-core CPU): a few minutes.
 test-fast: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -m "not slow"
+
+lint: $(STAMP)
+	$(VENV)/bin/lint-imports --no-cache
+	$(PY) tests/check_sizes.py
+
+sizes:
+	$(PYTHON) tests/check_sizes.py --all
 
 bench: $(STAMP)
 	$(PY) -m tests.benchmarks.bench_inference

@@ -88,6 +88,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
                tip="Save the image with heatmap, predictions and boxes as a PNG"),
     ActionSpec("class_mapping", "Class &Mapping…", (), "", "Model",
                tip="Which dataset class each model class becomes when accepted"),
+    ActionSpec("review_queue", "Build &Review Queue", ("Ctrl+Shift+F",), "", "Model",
+               tip="Rank the images by where the model and the saved labels disagree, with a reason per box"),
     ActionSpec("fine_tune", "&Fine-tune…", ("Ctrl+T",), "", "Train",
                tip="Fine-tune the model on these annotations in a background job, with live curves"),
     ActionSpec("cancel_training", "&Stop Job", ("Ctrl+Shift+T",), "", "Train",

@@ -1,20 +1,28 @@
-"""Icons: the SVGs in resources/icons, plus small coloured dots drawn on demand."""
+"""Icons: the bundled SVGs (resources/icons, found by app.resources), plus small coloured dots
+drawn on demand."""
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
-from pathlib import Path
 
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 
-ICON_DIR = Path(__file__).resolve().parents[1] / "resources" / "icons"
+from .resources import icon_dir
+
+log = logging.getLogger(__name__)
+ICON_DIR = icon_dir()
 
 
 @lru_cache(maxsize=None)
 def icon(name: str) -> QIcon:
-    """`resources/icons/<name>.svg` as an icon (an empty icon if the file is missing)."""
+    """`resources/icons/<name>.svg` as an icon; a missing file gives an empty icon and is logged
+    (once per name)."""
     path = ICON_DIR / f"{name}.svg"
-    return QIcon(str(path)) if path.is_file() else QIcon()
+    if not path.is_file():
+        log.warning("icon %r not found: %s is missing", name, path)
+        return QIcon()
+    return QIcon(str(path))
 
 
 def dot_pixmap(color: QColor | str, size: int = 12, *, square: bool = False) -> QPixmap:

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QApplication
 from .gui_gc import GuiThreadCollector
 from .icons import icon
 from .main_window import APP_NAME, MainWindow
+from .resources import missing as missing_resources
 from .user_data import user_path
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,9 @@ def run_gui(argv: list[str] | None = None) -> int:
     app.setWindowIcon(icon("app"))
     collector = GuiThreadCollector(parent=app)  # Qt objects are never collected on a worker thread
     window = MainWindow()
+    for problem in missing_resources():  # a broken install says so, on stderr and in the window
+        log.warning(problem)
+        window.state.message.emit(problem)
     collector.freeze_startup()  # start-up objects are not scanned by every later full collection
     previous_hook, sys.excepthook = sys.excepthook, _reporter(window)
     window.show()

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QMessageBox, QToo
 from .actions import build_actions
 from .canvas import CanvasWidget
 from .compare.wiring import install_compare_ui
+from .review.wiring import install_review_ui
 from .classes_dock import ClassesWidget
 from .document.file_flows import FileFlows
 from .document.session import AUTOSAVE_SECONDS, DocumentSession
@@ -52,7 +53,8 @@ class _Docks(NamedTuple):
 
 class MainWindow(QMainWindow):
     def __init__(self, state: AppState | None = None, settings: QSettings | None = None,
-                 autosave_seconds: float = AUTOSAVE_SECONDS):
+                 autosave_seconds: float = AUTOSAVE_SECONDS, load_model: bool = True):
+        """`load_model=False`: do not load the remembered (or the bundled demo) model at start."""
         super().__init__()
         self.settings = settings or QSettings("DETR Workbench", "DETR Workbench")
         self.state = state or AppState(parent=self)
@@ -71,9 +73,10 @@ class MainWindow(QMainWindow):
         self._connect_actions()
         self._connect_state()
         install_export_action(self)  # File > Export Model... (ONNX)
-        self.model_ui = install_model_ui(self)  # Model / Attention docks, canvas layers, Model menu
+        self.model_ui = install_model_ui(self, autoload=load_model)  # Model / Attention docks, canvas layers, Model menu
         self.training_ui = install_training_ui(self)  # Training dock, Train menu, close guard
         self.compare_ui = install_compare_ui(self)  # Compare dock, Train > Compare Models
+        self.review_ui = install_review_ui(self)  # Review dock, Model > Build Review Queue
         fit_to_screen(self)  # down to 1366×768; a saved geometry wins
         self._restore_settings()
         self._on_state_document_opened()
@@ -249,6 +252,7 @@ class MainWindow(QMainWindow):
         self.session.shutdown()
         self.session.discard_autosave()
         self.compare_ui.shutdown()
+        self.review_ui.shutdown()
         self.state.shutdown()
         self.model.shutdown()
         self.training.shutdown()

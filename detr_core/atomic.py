@@ -1,5 +1,12 @@
-"""Atomic file writes: a temporary file in the same folder, flushed and fsynced, then renamed over
-the target. A failure leaves the previous file untouched and no temporary file behind."""
+"""Atomic file writes, the project's one writer: a temporary file in the same folder, flushed and
+fsynced, then renamed over the target, then the folder fsynced. A failure leaves the previous file
+untouched and no temporary file behind. The file gets the permissions of the file it replaces, or
+those a plain open() would give (0o666 less the umask), never mkstemp's private 0o600.
+
+    atomic_write(path, lambda f: f.write(payload))
+    atomic_write(path, write, before_replace=make_backup)   # e.g. COCO saves keep a .bak
+    atomic_write_json(path, data, indent=2)
+"""
 from __future__ import annotations
 
 import json
@@ -20,9 +27,12 @@ def _mode_for(path: Path) -> int:
         return 0o666 & ~umask
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> None:
+def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None], *,
+                 before_replace: Callable[[], None] | None = None) -> None:
     """Call `write(file)` on a temporary binary file, then move it over `path` in one step.
-    Raises OSError (from the write, the fsync or the rename) with the target left as it was."""
+    `before_replace()` runs once the new content is safely on disk, just before the rename (a
+    backup of the old file goes there). Raises OSError (from the write, the fsync, the hook or
+    the rename) with the target left as it was."""
     path = Path(path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -32,6 +42,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        if before_replace is not None:
+            before_replace()
         os.replace(tmp_name, path)
     except BaseException:
         try:

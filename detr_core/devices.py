@@ -9,6 +9,7 @@ import torch
 from .errors import DeviceError
 
 PRECISIONS = ("fp32", "bf16", "fp16", "reduced")
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")  # what resolve_device accepts (and "cuda:N")
 
 
 def available_devices() -> list[str]:
@@ -47,7 +48,7 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
         if getattr(torch.backends, "mps", None) is None or not torch.backends.mps.is_available():
             raise DeviceError("device 'mps': Apple Metal is not available on this machine")
         return torch.device("mps")
-    raise DeviceError(f"device {name!r}: unknown; use auto, cpu, cuda, cuda:N or mps")
+    raise DeviceError(f"device {name!r}: unknown; use {', '.join(DEVICE_CHOICES)} or cuda:N")
 
 
 def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:

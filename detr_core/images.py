@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import ImageError
+from .errors import DatasetError, ImageError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 MAX_PIXELS = 250_000_000  # refuse anything bigger: a decompression bomb, or not a photo
@@ -27,13 +27,37 @@ def is_image_file(path: str | os.PathLike) -> bool:
 
 
 def list_images(root: str | os.PathLike) -> list[Path]:
-    """Every image file under `root` (recursively), sorted by path. A file is returned as is."""
+    """Every image file under `root`, recursively, sorted by path: the one listing rule, shared by
+    `detect DIR` and opening a folder in the workbench. A file is returned as is.
+
+    - an image is a file whose extension, in any case, is one of IMAGE_EXTENSIONS;
+    - hidden entries (names starting with ".": `.git/`, `.thumbnails/`, macOS `._x.jpg`) are skipped;
+    - a symbolic link to an image file is listed (by the link's path); a link to a folder is not
+      followed (no cycles, no image listed twice); a broken link is skipped;
+    - file types come from the directory entries (no stat per file: 10,000 files on a network drive).
+    Raises DatasetError naming the folder when `root` is missing or cannot be read; a subfolder
+    that cannot be read is skipped."""
     root = Path(root)
     if root.is_file():
         return [root]
     if not root.is_dir():
-        raise ImageError(f"{root}: no such file or folder")
-    found = [p for p in root.rglob("*") if p.is_file() and is_image_file(p)]
+        raise DatasetError(f"{root}: no such file or folder")
+    found: list[Path] = []
+    pending = [str(root)]
+    while pending:
+        current = pending.pop()
+        try:
+            with os.scandir(current) as entries:
+                for entry in entries:
+                    if entry.name.startswith("."):
+                        continue
+                    if entry.is_dir(follow_symlinks=False):
+                        pending.append(entry.path)
+                    elif os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS and entry.is_file():
+                        found.append(Path(entry.path))
+        except OSError as e:
+            if current == str(root):
+                raise DatasetError(f"{root}: cannot read this folder ({e.strerror or e})") from None
     return sorted(found)
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import OrderedDict
 from typing import Callable, Iterable
 
 from PIL import Image
@@ -18,6 +17,7 @@ from PySide6.QtGui import QImage
 
 from detr_core.errors import ImageError
 from detr_core.images import load_image
+from detr_core.lru import LruCache
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +75,7 @@ class ImageLoader(QObject):
     def __init__(self, max_items: int = DEFAULT_MAX_ITEMS, max_bytes: int = DEFAULT_MAX_BYTES,
                  parent: QObject | None = None):
         super().__init__(parent)
-        self.max_items = max_items
-        self.max_bytes = max_bytes
-        self._cache: OrderedDict[str, QImage] = OrderedDict()
+        self._cache: LruCache[str, QImage] = LruCache(max_items, max_bytes, QImage.sizeInBytes)
         self._pending: set[str] = set()  # sent to the worker, no answer yet
         self._wanted: set[str] = set()
         self._lock = threading.Lock()  # guards _wanted, read by the worker thread
@@ -99,29 +97,29 @@ class ImageLoader(QObject):
         with self._lock:
             self._wanted = {path, *prefetch}
         for p in (path, *prefetch):
-            if p in self._cache:
-                self._cache.move_to_end(p)
+            picture = self._cache.get(p)
+            if picture is not None:
                 if p == path:
-                    self.loaded.emit(p, self._cache[p])
+                    self.loaded.emit(p, picture)
             elif p not in self._pending:
                 self._pending.add(p)
                 self._decode_requested.emit(p)
 
     def cached(self, path: str) -> QImage | None:
-        return self._cache.get(path)
+        return self._cache.peek(path)
 
     def forget(self, path: str | None = None) -> None:
         """Drop one cached picture (the file changed) or all of them."""
         if path is None:
             self._cache.clear()
         else:
-            self._cache.pop(path, None)
+            self._cache.pop(path)
 
     def cache_bytes(self) -> int:
-        return sum(image.sizeInBytes() for image in self._cache.values())
+        return self._cache.total_bytes
 
     def cache_paths(self) -> list[str]:
-        return list(self._cache)
+        return self._cache.keys()
 
     def shutdown(self) -> None:
         with self._lock:
@@ -137,9 +135,7 @@ class ImageLoader(QObject):
     @Slot(str, QImage)
     def _on_worker_decoded(self, path: str, picture: QImage) -> None:
         self._pending.discard(path)
-        self._cache[path] = picture
-        self._cache.move_to_end(path)
-        self._evict(keep=path)
+        self._cache.put(path, picture)
         self.loaded.emit(path, picture)
 
     @Slot(str, str)
@@ -153,12 +149,3 @@ class ImageLoader(QObject):
         if self._is_wanted(path):  # wanted again after the worker dropped it
             self._pending.add(path)
             self._decode_requested.emit(path)
-
-    def _evict(self, keep: str) -> None:
-        total = self.cache_bytes()
-        while len(self._cache) > 1 and (len(self._cache) > self.max_items or total > self.max_bytes):
-            oldest = next(iter(self._cache))
-            if oldest == keep:
-                self._cache.move_to_end(oldest)
-                oldest = next(iter(self._cache))
-            total -= self._cache.pop(oldest).sizeInBytes()

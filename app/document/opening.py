@@ -20,7 +20,7 @@ from pathlib import Path
 
 from detr_core.coco import CocoDocument
 from detr_core.errors import DatasetError
-from detr_core.images import IMAGE_EXTENSIONS, is_image_file
+from detr_core.images import is_image_file, list_images
 
 from .entries import ImageEntry
 
@@ -42,26 +42,8 @@ class OpenResult:
 
 
 def scan_images(folder: Path) -> list[str]:
-    """Every image file under `folder`, recursively (the extensions of detr_core.images).
-    Like `list_images`, but reads file types from the directory entries instead of one stat per
-    file, which matters for 10,000 files on a network drive. Hidden folders are skipped."""
-    found: list[str] = []
-    pending = [str(folder)]
-    while pending:
-        current = pending.pop()
-        try:
-            with os.scandir(current) as entries:
-                for entry in entries:
-                    if entry.name.startswith("."):
-                        continue
-                    if entry.is_dir(follow_symlinks=False):
-                        pending.append(entry.path)
-                    elif os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS and entry.is_file():
-                        found.append(entry.path)
-        except OSError:
-            if current == str(folder):
-                raise DatasetError(f"{folder}: cannot read this folder") from None
-    return found
+    """Every image file under `folder`: detr_core.images.list_images, the rule `detect DIR` uses."""
+    return [str(p) for p in list_images(folder)]
 
 
 def natural_key(name: str) -> list:

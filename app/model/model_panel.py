@@ -20,8 +20,8 @@ from .model_state import DEMO_MODEL, DEVICES
 
 CHECKPOINT_FILTER = "Checkpoints (*.pth *.pt *.bin *.safetensors);;All files (*)"
 MAX_RECENT = 8
-CHECKPOINT_TIP = ("A project or official .pth file, a Hugging Face folder, or an official name (detr-r50, "
-                  "detr-r101, detr-r50-dc5, detr-r101-dc5)")
+CHECKPOINT_TIP = ("A project or official .pth file, a Hugging Face folder, or an official "
+                  f"name ({', '.join(OFFICIAL_CHECKPOINTS)})")
 
 
 class ModelPanelWidget(QWidget):

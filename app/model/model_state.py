@@ -24,9 +24,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, Signal, Slot
 
+from detr_core.devices import DEVICE_CHOICES
 from detr_core.errors import DatasetError
 from detr_core.infer.detections import Detections
 
+from ..resources import demo_model
 from .accepting import PredictionAcceptor
 from .batching import BatchRunner
 from .decisions import DecisionBook
@@ -35,8 +37,8 @@ from .payloads import DetectRequest, DetectResult, LoadRequest, ModelInfo, Resol
 from .prediction_store import PredictionStore
 from .showing import HeatmapView, PredictionView
 
-DEMO_MODEL = Path(__file__).resolve().parents[2] / "resources" / "models" / "demo.pth"
-DEVICES = ("auto", "cpu", "cuda", "mps")
+DEMO_MODEL = demo_model()  # bundled: found in a checkout and in an installed wheel alike
+DEVICES = DEVICE_CHOICES  # from the core that resolves them
 _PATH = re.compile(r"(?<![\w:/])/[^\s:]+")  # an absolute path (not the path part of a URL)
 SHORT_MESSAGE = 90  # characters a status bar shows whole; a longer failure is shown whole in the panel
 __all__ = ["DEMO_MODEL", "DEVICES", "HeatmapView", "ModelState"]

@@ -12,12 +12,12 @@ and resolution, in a DecisionBook (decisions.py), so a re-run or a restart finds
 """
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 
 from detr_core.infer.detections import Detections
+from detr_core.lru import LruCache
 
 from .payloads import Resolution
 
@@ -58,9 +58,7 @@ class PredictionStore:
     def __init__(self, full_max_items: int = FULL_MAX_ITEMS, full_max_bytes: int = FULL_MAX_BYTES):
         self.predictions: dict[str, ImagePredictions] = {}
         self.failed: dict[str, tuple[str, Resolution]] = {}  # path -> (model key, resolution) that failed
-        self.full_max_items = full_max_items
-        self.full_max_bytes = full_max_bytes
-        self._full: OrderedDict[tuple, Detections] = OrderedDict()
+        self._full: LruCache[tuple, Detections] = LruCache(full_max_items, full_max_bytes, detections_bytes)
 
     def put(self, path: str, model_key: str, resolution: Resolution, detections: Detections,
             keep_full: bool = False, fingerprint: str = "") -> None:
@@ -68,29 +66,14 @@ class PredictionStore:
         replaces the image's previous one."""
         self.predictions[path] = ImagePredictions(model_key, tuple(resolution), compact(detections), fingerprint)
         if keep_full:
-            key = (path, model_key, tuple(resolution))
-            self._full[key] = detections
-            self._full.move_to_end(key)
-            self._evict(keep=key)
+            self._full.put((path, model_key, tuple(resolution)), detections)
 
     def get(self, path: str) -> ImagePredictions | None:
         return self.predictions.get(path)
 
     def full(self, path: str, model_key: str, resolution: Resolution) -> Detections | None:
-        key = (path, model_key, tuple(resolution))
-        found = self._full.get(key)
-        if found is not None:
-            self._full.move_to_end(key)
-        return found
+        return self._full.get((path, model_key, tuple(resolution)))
 
     def full_bytes(self) -> int:
-        return sum(detections_bytes(d) for d in self._full.values())
+        return self._full.total_bytes
 
-    def _evict(self, keep: tuple) -> None:
-        total = self.full_bytes()
-        while len(self._full) > 1 and (len(self._full) > self.full_max_items or total > self.full_max_bytes):
-            oldest = next(iter(self._full))
-            if oldest == keep:
-                self._full.move_to_end(oldest)
-                oldest = next(iter(self._full))
-            total -= detections_bytes(self._full.pop(oldest))

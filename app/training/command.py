@@ -11,9 +11,14 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-RESOLUTIONS = ("auto", "reference", "640", "512", "384", "256", "192")  # --resolution choices
-CONFIGS = ("tiny", "small", "demo", "detr-r50", "detr-r101", "detr-r50-dc5", "detr-r101-dc5")
-DEVICES = ("auto", "cpu", "cuda", "mps")
+from detr_core.data.transforms import RESOLUTION_CHOICES
+from detr_core.devices import DEVICE_CHOICES
+from detr_core.model.config import PRESETS
+
+# The dialog's choices, from the core that accepts them (never copied here by hand).
+RESOLUTIONS = RESOLUTION_CHOICES  # --resolution
+CONFIGS = tuple(PRESETS)  # --config (training from scratch)
+DEVICES = DEVICE_CHOICES  # --device
 
 
 @dataclass(frozen=True)

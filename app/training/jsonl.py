@@ -2,8 +2,8 @@
 
 A pipe delivers bytes in arbitrary pieces: a line may arrive in several chunks, a multi-byte
 character may be cut in two, and a process that crashes mid-write leaves half a line. The parser
-keeps the unfinished tail, decodes only complete lines, and turns each into a typed event of
-detr_core.train.events (the contract, schema 1) or, when it is not an event, into a text line for the log.
+keeps the unfinished tail and hands each complete line to `detr_core.train.events.parse_event`,
+the contract's own decoder (schema 1); a line that is not an event becomes a text line for the log.
 
     parser = JsonLinesParser()
     for item in parser.feed(chunk):          # -> detr_core.train.events.Event | str
@@ -13,11 +13,10 @@ detr_core.train.events (the contract, schema 1) or, when it is not an event, int
 """
 from __future__ import annotations
 
-import dataclasses
-import json
+from collections.abc import Collection
 from dataclasses import dataclass
 
-from detr_core.train.events import EVENT_TYPES, SCHEMA, Event
+from detr_core.train.events import Event, EventError, parse_event
 
 MAX_LINE_BYTES = 16 * 1024 * 1024  # a longer "line" is not an event: dropped, reported as text
 
@@ -32,30 +31,13 @@ class BadLine:
         return f"unreadable event ({self.reason}): {self.text[:200]}"
 
 
-def event_from_dict(obj: dict) -> Event | BadLine | None:
-    """The typed event of one decoded JSON object; None for an event type this version does not
-    know (the contract may add types); BadLine when required fields are missing or wrong."""
-    kind = obj.get("type")
-    cls = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
-    text = json.dumps(obj)[:300]
-    if cls is None:
-        return None if isinstance(kind, str) else BadLine(text, "no event type")
-    if obj.get("schema") != SCHEMA:
-        return BadLine(text, f"schema {obj.get('schema')!r}, this workbench reads schema {SCHEMA}")
-    values = {}
-    for f in dataclasses.fields(cls):
-        if f.name in obj:
-            values[f.name] = obj[f.name]
-        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            return BadLine(text, f"{kind} event without {f.name!r}")
-    return cls(**values)  # unknown (newer, optional) fields are ignored
-
-
 class JsonLinesParser:
-    """Bytes in, events and text lines out, in stream order."""
+    """Bytes in, events and text lines out, in stream order. `skip`: event types not wanted
+    (parsed, then dropped without building the event)."""
 
-    def __init__(self, max_line_bytes: int = MAX_LINE_BYTES):
+    def __init__(self, max_line_bytes: int = MAX_LINE_BYTES, skip: Collection[str] = ()):
         self.max_line_bytes = max_line_bytes
+        self.skip = frozenset(skip)
         self._tail = b""
         self._dropping = False  # inside an over-long line: skip to its end
         self.bad_lines = 0
@@ -91,14 +73,8 @@ class JsonLinesParser:
         if not text.startswith("{"):
             return [text]  # not ours: printed by a library, shown in the log
         try:
-            obj = json.loads(text)
-        except ValueError:
+            event = parse_event(text, skip=self.skip)
+        except EventError as e:
             self.bad_lines += 1
-            return [str(BadLine(text, "not JSON"))]
-        if not isinstance(obj, dict):
-            return [text]
-        event = event_from_dict(obj)
-        if isinstance(event, BadLine):
-            self.bad_lines += 1
-            return [str(event)]
+            return [str(BadLine(text, str(e)))]
         return [] if event is None else [event]

@@ -18,7 +18,6 @@ from .curves import RunCurves
 from .jsonl import JsonLinesParser
 
 DETACHED = "detached.json"
-_STEP_LINE = b'{"type": "step"'  # how the train command writes a step event (events.py to_json)
 
 
 @dataclass
@@ -92,16 +91,15 @@ def apply_event(record: RunRecord, event) -> None:
 
 def read_run(run_dir: str | os.PathLike, steps: bool = True) -> RunRecord:
     """The record of a run folder, from its metrics.jsonl (a missing or cut file gives what is
-    there; lines that are not events are skipped). `steps=False`: skip the per-step lines (most of
-    a long run's file), enough for the list; the record says it is not `complete`."""
+    there; lines that are not events are skipped). `steps=False`: no "step" events (most of a
+    long run's file; each line is still parsed, and dropped by its type), enough for the list; the
+    record says it is not `complete`."""
     record = RunRecord(Path(run_dir), complete=steps)
-    parser = JsonLinesParser()
+    parser = JsonLinesParser(skip=() if steps else ("step",))
     try:
         raw = (record.run_dir / METRICS).read_bytes()
     except FileNotFoundError:
         return record
-    if not steps:
-        raw = b"\n".join(line for line in raw.split(b"\n") if not line.startswith(_STEP_LINE))
     for item in parser.feed(raw) + parser.finish():
         if not isinstance(item, str):
             apply_event(record, item)

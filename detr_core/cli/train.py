@@ -1,7 +1,7 @@
 """`detr-workbench train`: fine-tune (or train from scratch) a DETR on COCO annotations.
 
 Writes RUN_DIR/checkpoint.pth (resumable, every epoch), model.pth (final), best.pth (best
-validation AP), metrics.jsonl (the event stream, see detr_core/events.py) and run.json (the
+validation AP), metrics.jsonl (the event stream, see detr_core/train/events.py) and run.json (the
 arguments, so `--resume` needs only --out). Under `torchrun --nproc_per_node N` it trains with
 DistributedDataParallel; only rank 0 writes.
 
@@ -203,7 +203,7 @@ def run_command(args: argparse.Namespace) -> int:
     from ..train import distributed
     from ..devices import resolve_device
     from ..errors import WorkbenchError
-    from ..train.events import RunFailed
+    from ..train.events import run_failed
     from ..train.sinks import EventSinks, JsonLines, TerminalProgress
 
     device = resolve_device(args.device)
@@ -241,10 +241,7 @@ def run_command(args: argparse.Namespace) -> int:
         return _train(args, device, sinks, stop)
     except Exception as error:
         if not getattr(error, "reported", False) and sinks.sinks:
-            kind = "data" if type(error).__name__ in ("DatasetError", "ImageError") else \
-                   "checkpoint" if type(error).__name__ == "CheckpointError" else \
-                   "crash" if not isinstance(error, WorkbenchError) else "setup"
-            sinks(RunFailed(kind, str(error), 0, 0, None))
+            sinks(run_failed(error, 0, 0, None))
         raise
     finally:
         stop.uninstall()
@@ -308,14 +305,13 @@ def _train(args, device, sinks, stop: _StopFlag) -> int:
         print(f"detr-workbench train: model: {start.base}", file=sys.stderr)
         for note in ([] if start.from_scratch else start.notes):  # from scratch: a warning event
             print(f"detr-workbench train: {note}", file=sys.stderr)
-    warnings = [w for _, s in loaded.summaries for w in s.lines("")[2:]]
+    warnings = [f"{title}: {w}" for title, s in loaded.summaries for w in s.warning_messages()]
     metadata = {"train_json": str(args.train_json), "val_json": str(args.val_json) if args.val_json else None,
                 "base_checkpoint": args.checkpoint, "resolution": resolution.name}
     result = train(cfg, start.model, data, sinks if main else None, stop, model_config=start.config,
                    run_dir=args.out, device=device, resume=raw["state"] if raw is not None else None,
                    metadata=metadata, base=start.base,
-                   warnings=[w.strip().removeprefix("warning: ") for w in warnings]
-                   + (start.notes if start.from_scratch else []),
+                   warnings=warnings + (start.notes if start.from_scratch else []),
                    half_weights=bool(args.half_weights), recipe=recipe)
     return 0 if result.status == "completed" else EXIT_STOPPED
 

@@ -1,10 +1,11 @@
 """Reading and writing COCO JSON files: parse with one-line errors, find the image folder, keep the
 file's own formatting, and save atomically with a backup and a check for changes made by others.
 
-A save writes a temporary file in the target's folder (flush + fsync), hard-links (or copies) the
-current file to `<name>.bak`, then `os.replace`s the temporary file over the target, so at every
-moment the target holds either the old or the new version. Any OSError leaves the old file as it
-was, removes the temporary file and raises DatasetError naming the path and the OS error.
+A save writes a temporary file in the target's folder (flush + fsync, by detr_core.atomic, the one
+writer, so the file keeps its permissions or gets the umask's), hard-links (or copies) the current
+file to `<name>.bak`, then `os.replace`s the temporary file over the target, so at every moment the
+target holds either the old or the new version. Any OSError leaves the old file as it was, removes
+the temporary file and raises DatasetError naming the path and the OS error.
 """
 from __future__ import annotations
 
@@ -14,14 +15,13 @@ import os
 import secrets
 import shutil
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..atomic import atomic_write
 from ..errors import DatasetError
 from .validate import LoadReport, apply_fixes, validate
 
-_NEW_FILE_MODE = 0o644
 _SAMPLE = 20  # file names tried per candidate image folder
 _MAX_SIBLINGS = 50
 _ANNOTATION_FOLDERS = ("annotations", "annotation", "labels")
@@ -221,19 +221,6 @@ def _backup(path: Path) -> None:
         raise
 
 
-def _fsync_folder(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return  # not possible on this platform; the rename is still atomic
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def write_atomic(path: Path, payload: bytes, *, expected: DiskState | None, force: bool = False,
                  backup: bool = True) -> DiskState:
     """Replace `path` by `payload` atomically; return the new DiskState.
@@ -247,29 +234,12 @@ def write_atomic(path: Path, payload: bytes, *, expected: DiskState | None, forc
     if expected is not None and not force and changed_on_disk(path, expected):
         raise DiskChangedError(f"{path}: changed on disk since it was loaded or last saved; "
                                "reload it, or save with force to overwrite the other changes")
+    backup_first = (lambda: _backup(path)) if backup and path.is_file() else None
     try:
-        mode = os.stat(path).st_mode & 0o7777
-    except OSError:
-        mode = _NEW_FILE_MODE
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        if backup and path.is_file():
-            _backup(path)
-        os.replace(tmp, path)
-        tmp = None
+        atomic_write(path, lambda f: f.write(payload), before_replace=backup_first)
     except OSError as e:
         raise DatasetError(f"{path}: cannot save ({_os_reason(e)}); the file on disk is unchanged"
                            ) from None
-    finally:
-        if tmp is not None:
-            _unlink_quietly(tmp)
-    _fsync_folder(path.parent)
     st = os.stat(path)
     return DiskState(st.st_size, st.st_mtime_ns, hashlib.sha256(payload).hexdigest())
 

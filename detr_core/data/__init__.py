@@ -9,7 +9,7 @@ from .collate import Batch, collate
 from .dataset import CocoDetection, load_detection_dataset
 from .sampler import EpochSampler
 from .summary import DatasetSummary
-from .transforms import RESOLUTIONS, Resolution, resolution_preset
+from .transforms import RESOLUTIONS, ResolutionPreset, resolution_preset
 
 __all__ = ["Batch", "ClassMap", "CocoDetection", "DatasetSummary", "EpochSampler", "RESOLUTIONS",
-           "Resolution", "collate", "load_detection_dataset", "resolution_preset"]
+           "ResolutionPreset", "collate", "load_detection_dataset", "resolution_preset"]

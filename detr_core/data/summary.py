@@ -19,19 +19,22 @@ class DatasetSummary:
     per_class: dict[str, int] = field(default_factory=dict)  # class name -> boxes used
     warnings: list[str] = field(default_factory=list)  # from loading the COCO file, and ours
 
-    def lines(self, title: str) -> list[str]:
-        """Human-readable summary, one fact per line, warnings with counts."""
-        out = [f"{title}: {self.path} (images in {self.image_root})",
-               f"  {self.images} images ({self.images_without_boxes} without boxes), "
-               f"{self.boxes} boxes used of {self.annotations} annotations, {len(self.per_class)} classes"]
+    def warning_messages(self) -> list[str]:
+        """What loading fixed or found wrong, one message each, with counts (the train command
+        sends these as "warning" events; `lines` prints them)."""
         fixes = [(self.crowd_ignored, "crowd boxes ignored"),
                  (self.clipped, "boxes clipped to their image"),
                  (self.dropped_degenerate, "zero-size boxes dropped"),
                  (self.size_mismatch, "images whose JSON width/height differ from the file "
                                       "(the file's size is used)")]
-        out += [f"  warning: {n} {what}" for n, what in fixes if n]
-        out += [f"  warning: {w}" for w in self.warnings]
-        return out
+        return [f"{n} {what}" for n, what in fixes if n] + list(self.warnings)
+
+    def lines(self, title: str) -> list[str]:
+        """Human-readable summary, one fact per line, warnings with counts."""
+        out = [f"{title}: {self.path} (images in {self.image_root})",
+               f"  {self.images} images ({self.images_without_boxes} without boxes), "
+               f"{self.boxes} boxes used of {self.annotations} annotations, {len(self.per_class)} classes"]
+        return out + [f"  warning: {w}" for w in self.warning_messages()]
 
     def to_dict(self) -> dict:
         return {k: (dict(v) if isinstance(v, dict) else list(v) if isinstance(v, list) else v)

@@ -27,7 +27,9 @@ from ..infer.preprocess import resize_size, to_tensor
 
 
 @dataclass(frozen=True)
-class Resolution:
+class ResolutionPreset:
+    """A training resize recipe, by name (`--resolution 512`): the sizes training draws from and
+    the evaluation size. (The workbench's input size, (shortest, longest) side, is a plain tuple.)"""
     name: str
     scales: tuple[int, ...]  # training: shortest side chosen from these
     max_size: int  # longest side at most this (training and evaluation)
@@ -41,18 +43,18 @@ class Resolution:
         return max(self.scales)
 
 
-def _scaled(name: str, eval_size: int) -> Resolution:
+def _scaled(name: str, eval_size: int) -> ResolutionPreset:
     """The reference recipe (800 / 1333) scaled to another evaluation size."""
     f = eval_size / 800
 
     def r16(x: float) -> int:  # keep sizes multiples of 16 (the reference's are multiples of 32)
         return max(16, int(round(x * f / 16)) * 16)
 
-    return Resolution(name, tuple(sorted({r16(s) for s in range(480, 801, 32)})), round(1333 * f),
+    return ResolutionPreset(name, tuple(sorted({r16(s) for s in range(480, 801, 32)})), round(1333 * f),
                       tuple(round(s * f) for s in (400, 500, 600)), round(384 * f), round(600 * f))
 
 
-RESOLUTIONS: dict[str, Resolution] = {
+RESOLUTIONS: dict[str, ResolutionPreset] = {
     "reference": _scaled("reference", 800),  # 480..800, max 1333: the published recipe (GPU)
     "640": _scaled("640", 640),
     "512": _scaled("512", 512),  # the speed benchmark's size; fine-tuning R50 on a CPU
@@ -62,14 +64,17 @@ RESOLUTIONS: dict[str, Resolution] = {
 }
 
 
-def resolution_preset(name: str) -> Resolution:
+RESOLUTION_CHOICES = ("auto", *RESOLUTIONS)  # what --resolution accepts; auto: the model's own size
+
+
+def resolution_preset(name: str) -> ResolutionPreset:
     try:
         return RESOLUTIONS[name]
     except KeyError:
         raise ValueError(f"unknown resolution {name!r}; expected one of {', '.join(RESOLUTIONS)}") from None
 
 
-def resolution_for(min_size: int) -> Resolution:
+def resolution_for(min_size: int) -> ResolutionPreset:
     """The preset whose evaluation size is a model config's `min_size`, else the recipe scaled."""
     for res in RESOLUTIONS.values():
         if res.eval_size == min_size:
@@ -110,7 +115,7 @@ def crop(image: Image.Image, target: dict, top: int, left: int, height: int, wid
 class TrainTransform:
     """The reference training augmentation at one resolution (see the module docstring)."""
 
-    def __init__(self, res: Resolution, flip: bool = True):
+    def __init__(self, res: ResolutionPreset, flip: bool = True):
         self.res = res
         self.flip = flip
 

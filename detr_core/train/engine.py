@@ -38,12 +38,12 @@ from ..model.config import ModelConfig
 from ..model.criterion import SetCriterion
 from ..data.collate import Batch, collate
 from ..data.sampler import EpochSampler
-from ..errors import CheckpointError, DatasetError, ImageError, NonFiniteLossError
+from ..errors import CheckpointError, NonFiniteLossError
 from .budget import MEASURE_STEPS, BudgetClock, TimeBudget
 from .ema import WeightsEMA
 from .evaluate import evaluate_model
-from .events import (CheckpointSaved, EpochDone, EvalDone, Event, RunEnded, RunFailed, RunStarted,
-                     RunWarning, StepDone)
+from .events import (CheckpointSaved, EpochDone, EvalDone, Event, RunEnded, RunStarted, RunWarning, StepDone,
+                     run_failed)
 from .optim import LRSchedule, build_optimizer
 from .run_files import RunFiles
 from .config import TrainConfig
@@ -366,14 +366,8 @@ class _Loop:
         return TrainResult("completed", self.epoch, self.step, self.metrics, checkpoint, model_path)
 
     def fail(self, error: BaseException) -> None:
-        kind = ("non_finite_loss" if isinstance(error, NonFiniteLossError) else
-                "checkpoint" if isinstance(error, CheckpointError) else
-                "data" if isinstance(error, (DatasetError, ImageError)) else "crash")
         last = self.files.checkpoint if self.files is not None and self.files.checkpoint.exists() else None
-        message = str(error) or type(error).__name__
-        if kind == "crash":
-            message = f"{type(error).__name__}: {message}"
-        self.emit(RunFailed(kind, message, self.epoch + 1, self.step, str(last) if last else None))
+        self.emit(run_failed(error, self.epoch + 1, self.step, str(last) if last else None))
 
 
 def train(cfg: TrainConfig, model: nn.Module, data: TrainData, on_event: OnEvent | None = None,

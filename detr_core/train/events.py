@@ -37,6 +37,10 @@ non-finite value is written as null. Times are seconds.
   error       kind ("non_finite_loss" | "checkpoint" | "data" | "setup" | "crash"), message, epoch,
               step, checkpoint (the last good checkpoint, or null)
 A run ends with exactly one "end" or "error" line (unless killed with SIGKILL).
+
+The contract is written and read here: `event.to_json()` writes a line, `parse_event(line)` (or
+`Event.from_dict(obj)`) reads one back into the same typed event, and `failure_kind(error)` is
+the one place where an exception becomes an "error" event's kind.
 """
 from __future__ import annotations
 
@@ -45,9 +49,16 @@ import json
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Collection
+
+from ..errors import CheckpointError, DatasetError, ImageError, NonFiniteLossError, WorkbenchError
 
 SCHEMA = 1
+FAILURE_KINDS = ("non_finite_loss", "checkpoint", "data", "setup", "crash")
+
+
+class EventError(ValueError):
+    """A line that claims to be an event but breaks the contract; the message says how."""
 
 
 def _clean(value: Any) -> Any:
@@ -71,6 +82,30 @@ class Event:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, allow_nan=False)
+
+    @classmethod
+    def from_dict(cls, obj: dict[str, Any]) -> "Event | None":
+        """The typed event of one decoded line, as `to_dict` wrote it. None for an event type this
+        version does not know (the contract may add types). Called on a subclass, the line must be
+        of that type. Raises EventError for a missing type, another schema or a missing field;
+        unknown (newer, optional) fields are ignored."""
+        kind = obj.get("type")
+        if not isinstance(kind, str):
+            raise EventError("no event type")
+        event_cls = EVENT_TYPES.get(kind)
+        if event_cls is None:
+            return None
+        if cls is not Event and event_cls is not cls:
+            raise EventError(f"a {kind} event where a {cls.TYPE} event was expected")
+        if obj.get("schema") != SCHEMA:
+            raise EventError(f"schema {obj.get('schema')!r}, this version reads schema {SCHEMA}")
+        values = {}
+        for f in dataclasses.fields(event_cls):
+            if f.name in obj:
+                values[f.name] = obj[f.name]
+            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise EventError(f"{kind} event without {f.name!r}")
+        return event_cls(**values)
 
 
 def _now() -> float:
@@ -195,3 +230,45 @@ class RunFailed(Event):
 
 EVENT_TYPES = {cls.TYPE: cls for cls in (RunStarted, StepDone, EvalDone, EpochDone, CheckpointSaved,
                                          RunWarning, RunEnded, RunFailed)}
+
+
+def parse_event(line: str | bytes, *, skip: Collection[str] = ()) -> Event | None:
+    """One line of the stream -> its typed event (the inverse of `Event.to_json`). None for an
+    event type this version does not know, or one of the types in `skip` (the run list reads a
+    long run's file without building its thousands of "step" events: the line is still parsed,
+    and dispatched on its type). Raises EventError for a line that is not a JSON object or breaks
+    the contract (see `Event.from_dict`)."""
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        raise EventError("not JSON") from None
+    if not isinstance(obj, dict):
+        raise EventError(f"a JSON {type(obj).__name__}, not an object")
+    if obj.get("type") in skip:
+        return None
+    return Event.from_dict(obj)
+
+
+def failure_kind(error: BaseException) -> str:
+    """The kind of an "error" event for the exception that ended a run, decided in one place:
+    non_finite_loss, checkpoint, data (a bad annotation file or image), setup (any other problem
+    with the user's input: device, run folder, options) or crash (a bug: anything else)."""
+    if isinstance(error, NonFiniteLossError):
+        return "non_finite_loss"
+    if isinstance(error, CheckpointError):
+        return "checkpoint"
+    if isinstance(error, (DatasetError, ImageError)):
+        return "data"
+    if isinstance(error, WorkbenchError):
+        return "setup"
+    return "crash"
+
+
+def run_failed(error: BaseException, epoch: int, step: int, checkpoint: str | None) -> RunFailed:
+    """The "error" event for `error`: its kind, and a one-line message (a crash names the
+    exception's type, since its text alone may say nothing)."""
+    kind = failure_kind(error)
+    message = str(error) or type(error).__name__
+    if kind == "crash" and not message.startswith(type(error).__name__):
+        message = f"{type(error).__name__}: {message}"
+    return RunFailed(kind, message, epoch, step, checkpoint)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..data.dataset import CocoDetection, ImageRecord
-from ..data.transforms import Resolution
+from ..data.transforms import ResolutionPreset
 from ..errors import ImageError
 from ..images import load_image
 from ..infer.preprocess import resize_size
@@ -63,7 +63,7 @@ def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area(a)[:, None] + area(b)[None, :] - inter, 1e-9)
 
 
-def check_boxes(train: CocoDetection, num_queries: int, resolution: Resolution) -> list[Finding]:
+def check_boxes(train: CocoDetection, num_queries: int, resolution: ResolutionPreset) -> list[Finding]:
     out: list[Finding] = []
     records = train.records
     names = list(train.class_map.names)
@@ -188,7 +188,7 @@ def check_duplicates(train: CocoDetection, val: CocoDetection | None) -> list[Fi
     return out
 
 
-def check_data(train: CocoDetection, val: CocoDetection | None, *, num_queries: int, resolution: Resolution,
+def check_data(train: CocoDetection, val: CocoDetection | None, *, num_queries: int, resolution: ResolutionPreset,
                clipped: int = 0, path: str = "") -> list[Finding]:
     findings = check_boxes(train, num_queries, resolution)
     findings += check_clipping(clipped, sum(len(r.labels) for r in train.records), path)

@@ -17,7 +17,7 @@ import torch
 
 from ..data.collate import collate
 from ..data.dataset import CocoDetection
-from ..data.transforms import EvalTransform, Resolution
+from ..data.transforms import EvalTransform, ResolutionPreset
 from ..model.box_ops import box_cxcywh_to_xyxy, box_iou
 from ..model.criterion import SetCriterion
 from ..model.detr import DETR
@@ -55,7 +55,7 @@ def _matched_iou(model: DETR, criterion: SetCriterion, images, mask, targets) ->
     return float(torch.cat(ious).mean()) if ious else 0.0
 
 
-def run_overfit(model: DETR, dataset: CocoDetection, resolution: Resolution, *, steps: int = STEPS,
+def run_overfit(model: DETR, dataset: CocoDetection, resolution: ResolutionPreset, *, steps: int = STEPS,
                 lr: float = 2e-4, from_scratch: bool = False) -> OverfitResult:
     """Train a copy of `model` for `steps` steps on the first IMAGES images that hold boxes."""
     chosen = [i for i, r in enumerate(dataset.records) if len(r.labels)][:IMAGES]

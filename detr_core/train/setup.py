@@ -13,7 +13,7 @@ from ..data.classes import ClassMap
 from ..data.collate import collate
 from ..data.dataset import load_detection_dataset
 from ..data.summary import DatasetSummary
-from ..data.transforms import EvalTransform, Resolution, TrainTransform, resolution_for, resolution_preset
+from ..data.transforms import EvalTransform, ResolutionPreset, TrainTransform, resolution_for, resolution_preset
 from ..model.detr import DETR, build
 from .engine import TrainData
 from ..errors import CheckpointError, WorkbenchError
@@ -51,7 +51,7 @@ def prepare_run_dir(out: Path, *, resume: bool, overwrite: bool, main: bool) -> 
                     path.unlink()
 
 
-def pick_resolution(name: str | None, config: ModelConfig) -> Resolution:
+def pick_resolution(name: str | None, config: ModelConfig) -> ResolutionPreset:
     if name in (None, "auto"):
         return resolution_for(config.min_size)
     try:
@@ -67,7 +67,7 @@ class LoadedData:
 
 
 def load_data(train_json: Path, train_images: Path | None, val_json: Path | None, val_images: Path | None,
-              resolution: Resolution, *, hflip: bool, seed: int, class_map: ClassMap | None = None) -> LoadedData:
+              resolution: ResolutionPreset, *, hflip: bool, seed: int, class_map: ClassMap | None = None) -> LoadedData:
     train, train_summary = load_detection_dataset(train_json, train_images, train=True,
                                                   transform=TrainTransform(resolution, flip=hflip),
                                                   class_map=class_map, seed=seed)
@@ -93,7 +93,7 @@ class StartingModel:
     new_classes: int = 0  # classes whose head row starts fresh (fine-tuning)
 
 
-def from_checkpoint(loaded, class_map: ClassMap, resolution: Resolution, seed: int) -> StartingModel:
+def from_checkpoint(loaded, class_map: ClassMap, resolution: ResolutionPreset, seed: int) -> StartingModel:
     """Fine-tuning: a LoadedCheckpoint (any format the core loads), its class head moved onto the
     dataset's classes, its evaluation size set to the training resolution's."""
     model, config, transfer = transfer_to_classes(
@@ -102,7 +102,7 @@ def from_checkpoint(loaded, class_map: ClassMap, resolution: Resolution, seed: i
     return StartingModel(model, config, loaded.description, [transfer.describe()], new_classes=len(transfer.new))
 
 
-def from_scratch(config_name: str, class_map: ClassMap, data: TrainData, resolution: Resolution,
+def from_scratch(config_name: str, class_map: ClassMap, data: TrainData, resolution: ResolutionPreset,
                  seed: int, calibration_images: int = 16) -> StartingModel:
     """A randomly initialised model of a named configuration, its frozen batch norm calibrated on
     the first training images (train it with TrainConfig.train_stem: nothing in it is trained)."""

@@ -89,7 +89,7 @@ def checkpoint(tmp_path_factory) -> Path:
 def model_window(qtbot, settings, tmp_path, dialogs, checkpoint):
     """The window of a user whose last checkpoint was the tiny model: it loads at start."""
     model_settings(settings, checkpoint)
-    win = make_window(qtbot, settings, tmp_path)
+    win = make_window(qtbot, settings, tmp_path, load_model=True)
     wait_model(qtbot, win, checkpoint)
     yield win
     close_window(win, dialogs)

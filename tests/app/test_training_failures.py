@@ -52,6 +52,7 @@ def test_a_crashing_job_shows_its_last_lines_and_is_marked_failed(qtbot, train_w
     assert not window.actions["use_trained_model"].isEnabled()
 
 
+@pytest.mark.slow
 def test_a_non_finite_loss_stops_the_job_with_its_message(qtbot, train_window, tmp_path, shapes):
     window, training = train_window, train_window.state.training
     open_and_wait(qtbot, window, shapes)
@@ -68,6 +69,7 @@ def test_a_non_finite_loss_stops_the_job_with_its_message(qtbot, train_window, t
     assert training.record.status == "failed" and training.record.curves.count("loss") == 1
 
 
+@pytest.mark.slow
 def test_a_killed_job_is_marked_failed_and_takes_its_process_group_along(qtbot, train_window, tmp_path, shapes):
     window, training = train_window, train_window.state.training
     start_job_until(qtbot, window, shapes, tmp_path / "run", 50, StepDone)
@@ -110,6 +112,7 @@ def test_the_dialog_refuses_unusable_data_with_the_reason(qtbot, train_window, t
     assert training.status == "idle" and not (tmp_path / "old" / "data").exists()
 
 
+@pytest.mark.slow
 def test_closing_over_a_job_can_stop_it_first(qtbot, train_window, tmp_path, shapes, job_question):
     window, training = train_window, train_window.state.training
     start_job_until(qtbot, window, shapes, tmp_path / "run", 50, RunStarted)

@@ -112,9 +112,9 @@ def job_question(monkeypatch) -> JobQuestion:
 
 @pytest.fixture
 def train_window(qtbot, settings, tmp_path, dialogs, job_question):
-    """The window, with no model remembered. A job a failed test left running is killed before
-    pytest-qt closes and deletes the window."""
-    win = MainWindow(settings=settings, autosave_seconds=3600)
+    """The window, with no model loaded (nor the demo model). A job a failed test left running is
+    killed before pytest-qt closes and deletes the window."""
+    win = MainWindow(settings=settings, autosave_seconds=3600, load_model=False)
     win.session.fallback_dir = tmp_path / "autosave-fallback"
     qtbot.addWidget(win, before_close_func=lambda w: end_job(w.state.training))
     win.resize(1200, 800)

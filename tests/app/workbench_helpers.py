@@ -1,5 +1,9 @@
 """Helpers for driving the real window offscreen: answering the standard dialogs, generated
-image folders, and waits on the window's public signals instead of sleeps."""
+image folders, and waits on the window's public signals instead of sleeps.
+
+A window made here loads no model (neither a remembered one nor the bundled demo model) unless
+the test asks for it with `load_model=True`: only tests about the model pay for loading and
+running one."""
 from __future__ import annotations
 
 import time
@@ -56,8 +60,8 @@ class Dialogs:
         return [t for k, t in self.asked if kind is None or k == kind]
 
 
-def make_window(qtbot, settings, tmp_path, autosave_seconds: float = 3600) -> MainWindow:
-    window = MainWindow(settings=settings, autosave_seconds=autosave_seconds)
+def make_window(qtbot, settings, tmp_path, autosave_seconds: float = 3600, load_model: bool = False) -> MainWindow:
+    window = MainWindow(settings=settings, autosave_seconds=autosave_seconds, load_model=load_model)
     window.session.fallback_dir = tmp_path / "autosave-fallback"
     qtbot.addWidget(window)
     window.resize(1200, 800)

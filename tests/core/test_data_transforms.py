@@ -10,7 +10,7 @@ from PIL import Image
 from torch.utils.data import DataLoader
 
 from detr_core.data import EpochSampler, collate, load_detection_dataset
-from detr_core.data.transforms import (RESOLUTIONS, Resolution, TrainTransform, crop, hflip, resize,
+from detr_core.data.transforms import (RESOLUTIONS, ResolutionPreset, TrainTransform, crop, hflip, resize,
                                        resolution_for)
 from detr_core.data.synthetic import write_dataset
 
@@ -62,7 +62,7 @@ def shapes(tmp_path_factory):
 
 
 def test_augmentation_depends_only_on_seed_epoch_and_index(shapes):
-    res = Resolution("t", (128, 160), 200, (128,), 96, 128)
+    res = ResolutionPreset("t", (128, 160), 200, (128,), 96, 128)
     a, _ = load_detection_dataset(shapes, train=True, transform=TrainTransform(res), seed=5)
     b, _ = load_detection_dataset(shapes, train=True, transform=TrainTransform(res), seed=5)
     a.set_epoch(2)
@@ -80,7 +80,7 @@ def test_augmentation_depends_only_on_seed_epoch_and_index(shapes):
 
 
 def test_workers_give_the_same_batches_as_the_main_process(shapes):
-    res = Resolution("t", (128, 160), 200, (128,), 96, 128)
+    res = ResolutionPreset("t", (128, 160), 200, (128,), 96, 128)
     ds, _ = load_detection_dataset(shapes, train=True, transform=TrainTransform(res), seed=1)
     sampler = EpochSampler(len(ds), seed=1)
     batches = {}
@@ -123,7 +123,7 @@ def test_random_crop_branch_keeps_boxes_consistent_with_pixels():
     """A white square on black: after any augmentation its box still frames the white pixels."""
     image = Image.new("RGB", (200, 160), (0, 0, 0))
     image.paste((255, 255, 255), (60, 40, 120, 100))
-    transform = TrainTransform(Resolution("t", (96, 128), 200, (120, 140), 80, 110))
+    transform = TrainTransform(ResolutionPreset("t", (96, 128), 200, (120, 140), 80, 110))
     for seed in range(20):
         x, t = transform(image, _target([[60, 40, 120, 100]]), random.Random(seed))
         if len(t["boxes"]) == 0:

@@ -115,6 +115,7 @@ def test_two_gloo_processes_match_each_other_and_the_loss_averaging(shapes, tmp_
     assert error_if_not_averaged > 20 * max(error, 1e-6)
 
 
+@pytest.mark.slow
 def test_train_command_under_torchrun_writes_once(shapes, tmp_path):
     out = tmp_path / "run"
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))

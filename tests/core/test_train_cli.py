@@ -45,6 +45,7 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.mark.slow
 def test_jsonl_on_stdout_equals_metrics_file_and_resume_extends_the_run(shapes, tmp_path):
     train, val = shapes
     out = tmp_path / "run"
@@ -103,6 +104,7 @@ def test_missing_images_stop_with_an_error_event(shapes, tmp_path, capsys):
     assert error["type"] == "error" and error["kind"] == "data" and "gone.jpg" in error["message"]
 
 
+@pytest.mark.slow
 def test_sigterm_writes_a_checkpoint_and_exits_3_then_resume_completes(shapes, tmp_path):
     train, _ = shapes
     out = tmp_path / "run"
@@ -136,6 +138,7 @@ def _limit_file_size(limit: int):
     return apply
 
 
+@pytest.mark.slow
 def test_a_full_disk_while_checkpointing_keeps_the_previous_checkpoint(shapes, tmp_path):
     train, _ = shapes
     out = tmp_path / "run"

@@ -50,6 +50,7 @@ def test_demo_checkpoint_is_small_and_describes_itself(demo):
     assert demo.metadata["metrics"]["AP50"] >= 0.9  # on its 200 validation images, after training
 
 
+@pytest.mark.slow
 def test_demo_detects_held_out_samples(sample_run):
     gt, detections = sample_run
     assert 20 <= len(gt["images"]) <= 40
@@ -59,6 +60,7 @@ def test_demo_detects_held_out_samples(sample_run):
     assert metrics["AP50"] >= 0.9, metrics
 
 
+@pytest.mark.slow
 def test_cross_attention_lands_on_the_detected_objects(sample_run):
     _, detections = sample_run
     inside, area = [], []

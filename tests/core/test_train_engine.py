@@ -41,6 +41,7 @@ def _sha(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stop_at", [4, 3])  # mid-epoch, and at the epoch boundary
 def test_resume_after_interruption_gives_identical_weights(shapes, uninterrupted, tmp_path, stop_at):
     full_model, _, _, _ = uninterrupted
@@ -67,6 +68,7 @@ def test_resume_after_interruption_gives_identical_weights(shapes, uninterrupted
         assert torch.equal(value, full[key]), key
 
 
+@pytest.mark.slow
 def test_event_stream_follows_the_contract(uninterrupted):
     _, rec, result, run = uninterrupted
     events = rec.events
@@ -100,6 +102,7 @@ def test_event_stream_follows_the_contract(uninterrupted):
     assert meta["category_ids"] == [1, 2, 3, 4, 5] and meta["step"] == 6
 
 
+@pytest.mark.slow
 def test_non_finite_loss_stops_naming_the_step_and_keeps_the_last_checkpoint(shapes, tmp_path):
     model = tiny_model(seed=0)
     saved = {}
@@ -123,6 +126,7 @@ def test_non_finite_loss_stops_naming_the_step_and_keeps_the_last_checkpoint(sha
     assert not (tmp_path / "model.pth").exists()
 
 
+@pytest.mark.slow
 def test_gradient_accumulation_counts_optimizer_steps(shapes):
     rec = Recorder()
     cfg = CFG.replace(epochs=1, batch_size=1, accumulate=2)

@@ -8,13 +8,13 @@ import torch
 
 from detr_core.model.config import preset
 from detr_core.data import load_detection_dataset
-from detr_core.data.transforms import EvalTransform, Resolution, TrainTransform
+from detr_core.data.transforms import EvalTransform, ResolutionPreset, TrainTransform
 from detr_core.model.detr import build
 from detr_core.train.engine import TrainData
 from detr_core.data.synthetic import write_dataset
 
 # Small images keep a step well under a second on two cores.
-TEST_RESOLUTION = Resolution("test", (96, 112, 128), 160, (96, 112), 64, 96)
+TEST_RESOLUTION = ResolutionPreset("test", (96, 112, 128), 160, (96, 112), 64, 96)
 
 
 def tiny_config(num_classes: int = 5, **changes):

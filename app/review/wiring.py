@@ -1,0 +1,135 @@
+"""Puts the review queue into the window: Model ▸ Build Review Queue (Ctrl+Shift+F) scores the
+saved labels with the model in use in a child process (`detr-workbench review --jsonl`); the
+Review dock fills as each image's result arrives; selecting a finding shows its image; A takes
+the model's fix (a new box, the model's box or its class: one undoable edit), D dismisses the
+finding for this model (remembered beside the document), N goes to the next one."""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtWidgets import QLabel, QStackedWidget
+
+from .dismissals import Dismissals
+from .dock import ReviewWidget
+from .job import ReviewJob
+
+KEYS = {Qt.Key.Key_A: "fix", Qt.Key.Key_D: "dismiss", Qt.Key.Key_N: "next"}
+
+
+class _DockKeys(QObject):
+    """A, D and N are also window keys (previous / next / next unreviewed image): inside the
+    review list they belong to the list, so the window's shortcuts do not take them."""
+
+    def __init__(self, panel: ReviewWidget):
+        super().__init__(panel)
+        self.panel = panel
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress) and \
+                event.modifiers() == Qt.KeyboardModifier.NoModifier and event.key() in KEYS:
+            event.accept()
+            if event.type() == QEvent.Type.KeyPress:
+                self.panel.actions[KEYS[event.key()]].trigger()
+            return True
+        return False
+
+
+class ReviewUi(QObject):
+    def __init__(self, window):
+        super().__init__(window)
+        self.window, self.state = window, window.state
+        self.stack = QStackedWidget()
+        self.hint = QLabel("Model ▸ Build Review Queue (Ctrl+Shift+F) ranks the images by where the model "
+                           "and the labels disagree, with a reason for every flagged box.")
+        self.hint.setWordWrap(True)
+        self.stack.addWidget(self.hint)
+        self.dock = window.add_dock(self.stack, "Review", Qt.DockWidgetArea.RightDockWidgetArea, "review")
+        self.panel: ReviewWidget | None = None
+        self.job: ReviewJob | None = None
+        self._out = Path(tempfile.mkdtemp(prefix="detr-review-")) / "findings.json"
+        window.actions["review_queue"].triggered.connect(self.start)
+        window.menu("&Model").addAction(window.actions["review_queue"])
+
+    def start(self) -> bool:
+        doc, model = self.state.document, self.state.model
+        if doc is None or model.info is None:
+            return self._say("Open annotations and load a model first: the queue compares them.")
+        if doc.path is None or self.state.is_dirty():
+            return self._say("Save first (Ctrl+S): the review queue scores the saved labels.")
+        if self.job is not None:
+            self.job.cancel()
+        dismissals_path = doc.path.with_name(doc.path.name + ".dismissed.json")
+        try:
+            dismissals = Dismissals(dismissals_path)
+        except Exception as e:  # noqa: BLE001 - the dismissals file is the user's; say so and go on
+            self._say(str(e))
+            dismissals = Dismissals()
+        if self.panel is not None:
+            self.stack.removeWidget(self.panel)
+            self.panel.deleteLater()
+        self.panel = ReviewWidget(model.info.key, dismissals, doc.image_root)
+        self.panel.tree.installEventFilter(_DockKeys(self.panel))
+        self.panel.finding_selected.connect(self._on_panel_finding_selected)
+        self.panel.fix_requested.connect(self._on_panel_fix_requested)
+        self.stack.addWidget(self.panel)
+        self.stack.setCurrentWidget(self.panel)
+        self.job = ReviewJob(model.info.source, self._out, json_path=doc.path, images=doc.image_root, parent=self)
+        self.job.image_reviewed.connect(self.panel.add_review)
+        self.job.finished.connect(lambda path: self._say(f"Review queue ready ({path})."))
+        self.job.failed.connect(lambda message: self._say(f"Review: {message}"))
+        self.job.start()
+        self.dock.show()
+        self.dock.raise_()
+        self._say("Scoring the images in the background…")
+        return True
+
+    def refresh(self) -> None:
+        """Score again with the model in use (the one-click loop calls this)."""
+        if self.state.document is not None and self.state.document.path is not None and not self.state.is_dirty():
+            self.start()
+
+    def shutdown(self) -> None:
+        """The window closes: a running review child process ends with it."""
+        if self.job is not None:
+            self.job.cancel()
+            self.job.process.waitForFinished(5000)
+
+    def _say(self, text: str) -> bool:
+        self.state.message.emit(text)
+        return False
+
+    def _row(self, review) -> int | None:
+        return self.state.images.row_of_image(review.image_id) if review.image_id is not None else None
+
+    def _on_panel_finding_selected(self, review, finding) -> None:
+        row = self._row(review)
+        if row is not None:
+            if row != self.state.current_row:
+                self.state.go_to(row)
+            if finding is not None and finding.annotation_id is not None:
+                self.state.set_selection([finding.annotation_id])
+
+    def _on_panel_fix_requested(self, review, finding) -> None:
+        row = self._row(review)
+        doc = self.state.document
+        if row is None or doc is None:
+            return
+        x0, y0, x1, y1 = finding.model_box
+        box = [x0, y0, x1 - x0, y1 - y0]  # COCO xywh
+        category = doc.category_by_name(finding.model_class) if finding.model_class else None
+        edits = self.state.edits
+        if finding.annotation_id is None:  # a missing box: add the model's
+            if category is None:
+                self._say(f"The file has no class {finding.model_class!r}: add it first, or map the classes.")
+                return
+            edits.add_boxes(row, [(category["id"], box)], "Add the model's box")
+        elif finding.kind == "wrong_class" and category is not None:
+            edits.set_boxes_category(row, [finding.annotation_id], category["id"])
+        else:
+            edits.set_bboxes(row, {finding.annotation_id: box})
+
+
+def install_review_ui(window) -> ReviewUi:
+    return ReviewUi(window)
