@@ -14,9 +14,11 @@ from pathlib import Path
 
 import platformdirs
 
+from .resources import samples_dir
+
 APP_DIR_NAME = "DETR Workbench"
 ENV_OVERRIDE = "DETR_WORKBENCH_DATA"
-BUNDLED_SAMPLES = Path(__file__).resolve().parents[1] / "resources" / "samples"
+BUNDLED_SAMPLES = samples_dir().resolve()  # in a checkout or an installed wheel
 
 
 def user_data_dir() -> Path:

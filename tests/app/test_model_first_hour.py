@@ -59,7 +59,7 @@ def test_choosing_a_checkpoint_from_the_list_loads_it(qtbot, settings, tmp_path,
     other = make_checkpoint(tmp_path / "other.pth", seed=1)
     model_settings(settings, checkpoint)
     settings.setValue("model/recent", [str(other), str(checkpoint)])
-    window = make_window(qtbot, settings, tmp_path)
+    window = make_window(qtbot, settings, tmp_path, load_model=True)
     try:
         wait_model(qtbot, window, checkpoint)
         combo = window.model_ui.panel.checkpoint
@@ -97,7 +97,7 @@ def test_count_and_time_follow_the_threshold_and_the_image(qtbot, model_window, 
 def test_the_demo_model_says_what_it_knows_and_offers_a_real_model(qtbot, settings, tmp_path, dialogs, offline):
     settings.setValue("model/device", "cpu")
     settings.setValue("model/threads", 1)
-    window = make_window(qtbot, settings, tmp_path)  # a first start: the demo model loads
+    window = make_window(qtbot, settings, tmp_path, load_model=True)  # a first start: the demo model loads
     try:
         wait_model(qtbot, window, DEMO_MODEL, timeout=40_000)
         notice = window.model_ui.panel.notice
