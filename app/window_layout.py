@@ -1,7 +1,8 @@
 """How the window fits a screen: every dock's panel sits in a scroll area, so a panel that needs
 more room than its dock has scrolls instead of raising the window's minimum size (the window never
 grows on its own when a panel gains a row, an error line or an attention grid); the first window
-is sized to the screen it opens on, down to 1366×768, with the bottom docks given a share of it.
+is sized to the screen it opens on, down to 1366×768, with the bottom docks given a share of it
+and Attention and Review as tabs of the Classes dock.
 
     dock.setWidget(scrollable(panel))   # MainWindow.add_dock
     fit_to_screen(window)               # once, before a saved geometry is restored
@@ -14,7 +15,8 @@ from PySide6.QtWidgets import QDockWidget, QFrame, QMainWindow, QScrollArea, QSt
 
 DEFAULT_SIZE = (1600, 1000)  # on a screen with room for it
 TITLE_BAR = 40  # left for the window manager's frame above the window
-TABBED_BELOW = 1200  # a shorter window shows Classes and Attention as tabs of one dock
+TABBED_BELOW = 1200  # a shorter window shows these as tabs of the Classes dock:
+TABBED_WITH_CLASSES = ("dock-attention", "dock-review")
 BOTTOM_SHARE = 0.3  # of the window's height, for the Training / Compare docks
 MAX_MIN_WIDTH = 360  # a panel wider than this at its minimum scrolls sideways in its dock
 SIDE_WIDTHS = {Qt.DockWidgetArea.LeftDockWidgetArea: 260, Qt.DockWidgetArea.RightDockWidgetArea: 380}
@@ -48,7 +50,8 @@ def fit_to_screen(window: QMainWindow, available: QRect | None = None) -> None:
     window.resize(width, height)
     docks = [d for d in window.findChildren(QDockWidget) if not d.isFloating() and not d.isHidden()]
     if height < TABBED_BELOW:
-        _tabify_by_name(window, docks, "dock-classes", "dock-attention")
+        for name in TABBED_WITH_CLASSES:
+            _tabify_by_name(window, docks, "dock-classes", name)
     bottom = [d for d in docks if window.dockWidgetArea(d) == Qt.DockWidgetArea.BottomDockWidgetArea]
     if bottom:
         window.resizeDocks(bottom, [int(height * BOTTOM_SHARE)] * len(bottom), Qt.Orientation.Vertical)
