@@ -3,7 +3,7 @@ writes (no Qt; the writing happens on the journal's own thread, never the caller
 
 File format: one frame per line, `<byte length> <crc32 as 8 hex digits> <compact JSON>\\n`. The
 first frame is the header: {"journal": 1, "target", "image_root", "base": the saved file's
-{size, mtime_ns, sha256} or null, "session": CocoDocument.session_state(), and "snapshot": the
+{size, mtime_ns, sha256} or null, "session": CocoDocument.memory.session_state(), and "snapshot": the
 whole COCO object when the file on disk is not the starting point}. Every further frame is one
 edit as `detr_core.coco.changes.encode` makes it. A reader stops at the first frame whose length
 or checksum is wrong: a crash in the middle of an append leaves at most that one torn line.

@@ -52,12 +52,12 @@ class JournalKeeper:
         self.journal = Journal(journal_path, header, flush_seconds=self.flush_seconds,
                                on_error=self.on_error)
         self.document, self._edits = document, 0
-        document.add_observer(self._on_change)
+        document.memory.add_observer(self._on_change)
 
     def detach(self) -> None:
         """Stop journalling (what was written stays, fsynced)."""
         if self.document is not None:
-            self.document.remove_observer(self._on_change)
+            self.document.memory.remove_observer(self._on_change)
         if self.journal is not None:
             self.journal.close()
         self.journal, self.document = None, None

@@ -54,7 +54,7 @@ def journal_header(doc: CocoDocument, target: Path, *, snapshot: bool) -> dict:
               "base": dataclasses.asdict(doc.disk) if doc.disk is not None else None,
               "saved": doc.path is not None,
               "format": [fmt.indent, list(fmt.separators), fmt.ensure_ascii, fmt.newline],
-              "session": doc.session_state()}
+              "session": doc.memory.session_state()}
     if snapshot or doc.disk is None or doc.path is None:
         header["snapshot"] = doc.data
     return header
@@ -103,7 +103,7 @@ def rebuild(journal: Path, target: Path, fallback_root: Path) -> Recovered:
         disk = DiskState(**header["base"]) if header.get("base") else None
         path = Path(target) if header.get("saved") else None
         document = CocoDocument(data, root, path, json_format=fmt, disk=disk)
-        document.adopt_session_state(header["session"])
+        document.memory.adopt_session_state(header["session"])
     except (KeyError, TypeError, ValueError) as e:
         raise DatasetError(f"{journal}: damaged journal header ({type(e).__name__}: {e})") from None
     edits = replay(document, contents.records)

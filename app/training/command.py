@@ -36,6 +36,8 @@ class TrainOptions:
     seed: int = 42
     workers: int | None = None  # data-loader processes (None: the command's default)
     gpus: int = 1  # > 1: run under torchrun with this many processes (one per CUDA device)
+    minutes: int | None = None  # train for this long with the automatic recipe (epochs, batch
+    #                             size and learning rates then come from the recipe, not from here)
 
 
 @dataclass(frozen=True)
@@ -68,9 +70,12 @@ def train_command(run_dir: Path, data: DataFiles, options: TrainOptions, *, pyth
     else:
         args += ["--config", o.config]
     args += ["--out", str(run_dir), "--device", "cuda" if o.gpus > 1 else o.device,
-             "--epochs", str(o.epochs), "--batch-size", str(o.batch_size),
-             "--lr", repr(float(o.lr)), "--lr-backbone", repr(float(o.lr_backbone)),
              "--resolution", o.resolution, "--seed", str(o.seed)]
+    if o.minutes is not None:  # the automatic recipe fits epochs and schedule into the time
+        args += ["--time-budget", f"{int(o.minutes)}m", "--recipe", "auto"]
+    else:
+        args += ["--epochs", str(o.epochs), "--batch-size", str(o.batch_size), "--lr", repr(float(o.lr)),
+                 "--lr-backbone", repr(float(o.lr_backbone)), "--recipe", "reference"]
     if o.workers is not None:
         args += ["--workers", str(o.workers)]
     if o.freeze_backbone:

@@ -135,6 +135,15 @@ class FineTuneDialog(QDialog):
 
     def _setup_training(self) -> None:
         d = TrainOptions()
+        self.timed = QCheckBox("Train for")
+        self.timed.setChecked(True)
+        self.timed.setToolTip("The automatic small-data recipe (batch size, learning rates, query groups, "
+                              "EMA) fitted into this time; it ends on time with its best model")
+        self.minutes = QSpinBox()
+        self.minutes.setRange(1, 24 * 60)
+        self.minutes.setValue(10)
+        self.minutes.setSuffix(" minutes")
+        self.timed.toggled.connect(self._on_timed_toggled)
         self.epochs = QSpinBox()
         self.epochs.setRange(1, 10_000)
         self.epochs.setValue(d.epochs)
@@ -161,10 +170,22 @@ class FineTuneDialog(QDialog):
             w.textChanged.connect(self._schedule_refresh)
         self.training_group = QGroupBox("Training")
         form = QFormLayout(self.training_group)
+        self.recipe_note = QLabel("or set epochs, batch size and learning rates yourself:")
+        form.addRow("Length", _row(self.timed, self.minutes, self.recipe_note))
         form.addRow("Epochs", _row(self.epochs, QLabel("batch size"), self.batch_size))
         form.addRow("Learning rate", _row(self.lr, QLabel("backbone"), self.lr_backbone))
         form.addRow("Resolution", _row(self.resolution, QLabel("device"), self.device, QLabel("workers"), self.workers))
         form.addRow(_row(self.freeze_backbone, self.torchrun))
+        self._on_timed_toggled(self.timed.isChecked())
+
+    @Slot(bool)
+    def _on_timed_toggled(self, on: bool) -> None:
+        """Timed: the recipe chooses epochs, batch size and learning rates (the fields grey out)."""
+        self.minutes.setEnabled(on)
+        for w in (self.epochs, self.batch_size, self.lr, self.lr_backbone):
+            w.setEnabled(not on)
+        self.recipe_note.setText("the automatic recipe chooses the rest (printed at start)" if on
+                                 else "epochs, batch size and learning rates as set below")
 
     # -- reading the form ---------------------------------------------------------------------------
     def choice(self) -> DataChoice:
@@ -186,7 +207,8 @@ class FineTuneDialog(QDialog):
                             checkpoint=None if scratch else self.checkpoint.text().strip() or None,
                             config=self.config.currentText(), freeze_backbone=self.freeze_backbone.isChecked(),
                             seed=self.seed.value(), workers=self.workers.value(),
-                            gpus=self.gpus if self.torchrun.isChecked() else 1)
+                            gpus=self.gpus if self.torchrun.isChecked() else 1,
+                            minutes=self.minutes.value() if self.timed.isChecked() else None)
 
     @Slot()
     def _schedule_refresh(self, *_args) -> None:

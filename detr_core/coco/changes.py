@@ -12,7 +12,9 @@ document's live dicts (an inserted annotation is moved later), so they must be c
 next edit. Only int results (new ids) are kept, to check a replay against.
 
 The state a replay also needs that the COCO object does not hold (the next ids, the load-time
-geometry of edited boxes) is `CocoDocument.session_state()`; a journal stores it in its header.
+geometry of edited boxes) lives in the document's `EditMemory` (`doc.memory`), with its observers:
+`doc.memory.session_state()` is what a journal stores in its header, `adopt_session_state` takes
+it over, `add_observer(fn)` hears of every finished edit.
 """
 from __future__ import annotations
 
@@ -33,20 +35,63 @@ class Change:
     result: Any
 
 
+MISSING = object()  # a box that had no "area" when first seen
+
+
+class EditMemory:
+    """What a document remembers about its edits beyond the COCO object: the next id of each
+    kind, the load-time geometry of boxes it moved (so an undo gives back the file exactly), and
+    who listens to its edits."""
+
+    def __init__(self, data: dict):
+        self.next_id = {kind: max((r["id"] for r in data[kind]), default=0) + 1
+                        for kind in ("images", "annotations", "categories")}
+        self.load_geometry: dict[int, tuple[list, object]] = {}  # ann id -> (bbox, area) first seen
+        self.observers: list[Callable[[Change], None]] = []
+        self.depth = 0  # nested edit calls are reported once, as the outer one
+
+    def fresh_id(self, kind: str) -> int:
+        new_id = self.next_id[kind]
+        self.next_id[kind] = new_id + 1
+        return new_id
+
+    def add_observer(self, observer: Callable[[Change], None]) -> None:
+        """Call `observer(change)` after every finished edit (on the editing thread)."""
+        self.observers.append(observer)
+
+    def remove_observer(self, observer: Callable[[Change], None]) -> None:
+        if observer in self.observers:
+            self.observers.remove(observer)
+
+    def session_state(self) -> dict:
+        """JSON-ready: the next ids and the load-time geometry of edited boxes. A copy of the
+        COCO object with this state adopted replays later changes exactly as this one did."""
+        geometry = [[ann_id, list(bbox), area is not MISSING, None if area is MISSING else area]
+                    for ann_id, (bbox, area) in self.load_geometry.items()]
+        return {"next_id": dict(self.next_id), "load_geometry": geometry}
+
+    def adopt_session_state(self, state: dict) -> None:
+        """Take over `session_state()` of the document this one is a copy of."""
+        self.next_id = {kind: max(int(state["next_id"][kind]), self.next_id[kind]) for kind in self.next_id}
+        self.load_geometry = {int(ann_id): (list(bbox), area if has_area else MISSING)
+                              for ann_id, bbox, has_area, area in state["load_geometry"]}
+
+
 def recorded(method: Callable) -> Callable:
     """Mark a CocoDocument method as an edit: observers hear about it once it has succeeded."""
     name = method.__name__
 
     @functools.wraps(method)
     def edit(doc, *args, **kwargs):
-        doc._edit_depth += 1
+        memory = doc.memory
+        memory.depth += 1
         try:
             result = method(doc, *args, **kwargs)
         finally:
-            doc._edit_depth -= 1
-        if doc._edit_depth == 0 and doc._observers:
+            memory.depth -= 1
+        if memory.depth == 0 and memory.observers:
             change = Change(name, args, kwargs, result)
-            for observer in list(doc._observers):
+            for observer in list(memory.observers):
                 observer(change)
         return result
 

@@ -1,24 +1,20 @@
 """CocoDocument: a COCO instances file in memory, edited in place, saved back losslessly.
 
-The document keeps the parsed JSON object itself (`data`) and edits its dicts in place, so every
-key it does not edit — `info`, `licenses`, `segmentation`, unknown keys at any level, key order —
-is written back as it was read. Lookups go through a `CocoIndex` kept in step with every edit.
+It edits the parsed JSON object (`data`) in place, so every key it does not edit (`info`,
+`segmentation`, unknown keys, key order) is written back as read; a `CocoIndex` serves lookups.
 
 Edits return what their undo needs (the GUI wraps them in QUndoCommands):
-    add_annotation  -> id          undo: remove_annotation(id) -> (index, ann); redo: insert_annotation
-    remove_annotation -> (index, ann)                      undo: insert_annotation(index, ann)
-    set_bbox        -> old bbox   undo: set_bbox(id, old) (the load-time area comes back with it)
-    set_category / rename_category / set_supercategory -> old value; undo: call again with it
-    add_image / add_category -> id   undo: remove_image / remove_category -> record; redo: restore
-    remove_image / remove_category / merge_categories -> record   undo: restore(record);
-                                                                   redo: reapply(record)
-    set_image_field / set_category_field -> old value (None: absent); undo: call again with it
-Records must be undone in stack order (the state right after the edit), as a QUndoStack does.
-New ids are max existing + 1 and are never handed out twice in one session.
+    add_annotation -> id (undo: remove_annotation(id) -> (index, ann); redo: insert_annotation)
+    set_bbox, set_category, rename_category, set_supercategory, set_image_field,
+        set_category_field -> the old value (undo: call again with it; a load-time bbox brings
+        its load-time area back)
+    add_image / add_category -> id (undo: remove_image / remove_category -> record; redo: restore)
+    remove_image / remove_category / merge_categories -> record (undo: restore; redo: reapply)
+Records are undone in stack order, as a QUndoStack does. New ids are max existing + 1, never
+handed out twice in one session.
 
-Every edit method is `@recorded` (changes.py): observers added with `add_observer` hear of each
-finished edit as a `Change` that replays exactly, which is what the write-ahead journal keeps.
-Category edits are done by a `CategoryEdits` object (category_edits.py) the document owns.
+Every edit is `@recorded` (changes.py): observers (`memory.add_observer`) hear of each finished edit
+as a `Change` that replays exactly (the journal keeps them). `CategoryEdits` does category edits.
 """
 from __future__ import annotations
 
@@ -26,19 +22,27 @@ import copy
 import os
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
 
 from ..errors import DatasetError, EditRefused
 from .category_edits import CategoryEdits, position, reinsert, remove_where
-from .changes import Change, recorded
+from .changes import MISSING as _MISSING, EditMemory, recorded
 from .index import CocoIndex
-from .io import DiskState, JsonFormat, read_coco, write_atomic
+from .io import DiskState, JsonFormat, read_coco, relative_name, write_atomic
 from .validate import LoadReport, bbox_problem, is_int
 
 _NEW_FORMAT = JsonFormat(indent=None, separators=(",", ":"))
-_MISSING = object()
 _ANNOTATION_KEYS = ("id", "image_id", "category_id", "bbox")
 _IMAGE_KEYS = ("id", "file_name", "width", "height")
+
+
+def _set_key(record: dict, key: str, value) -> object:
+    """Set (None: remove) one key of a record; returns the old value (None if absent)."""
+    old = record.get(key)
+    if value is None:
+        record.pop(key, None)
+    else:
+        record[key] = value
+    return old
 
 
 def _checked_bbox(bbox_xywh) -> list[float]:
@@ -63,13 +67,9 @@ class CocoDocument:
         self._format = json_format
         self._disk = disk
         self._index = CocoIndex(data)
-        self._next_id = {kind: max((r["id"] for r in data[kind]), default=0) + 1
-                         for kind in ("images", "annotations", "categories")}
-        self._load_geometry: dict[int, tuple[list, object]] = {}  # ann id -> (bbox, area) first seen
-        self._categories = CategoryEdits(data, self._index, lambda: self._fresh_id("categories"),
+        self.memory = EditMemory(data)  # next ids, load-time geometry, observers (changes.py)
+        self._categories = CategoryEdits(data, self._index, lambda: self.memory.fresh_id("categories"),
                                          lambda: self.label)
-        self._observers: list[Callable[[Change], None]] = []
-        self._edit_depth = 0  # nested edit calls are reported once, as the outer one
 
     # --- creating ---
 
@@ -163,46 +163,7 @@ class CocoDocument:
     def category_by_name(self, name: str) -> dict | None:
         return self._index.by_name.get(name)
 
-    # --- observing edits, and what a replay needs beyond the COCO object ---
-
-    def add_observer(self, observer: Callable[[Change], None]) -> None:
-        """Call `observer(change)` after every finished edit (on the editing thread)."""
-        self._observers.append(observer)
-
-    def remove_observer(self, observer: Callable[[Change], None]) -> None:
-        if observer in self._observers:
-            self._observers.remove(observer)
-
-    def session_state(self) -> dict:
-        """JSON-ready: the next ids and the load-time geometry of edited boxes. A copy of the
-        COCO object with this state adopted replays later changes exactly as this one did."""
-        geometry = [[ann_id, list(bbox), area is not _MISSING, None if area is _MISSING else area]
-                    for ann_id, (bbox, area) in self._load_geometry.items()]
-        return {"next_id": dict(self._next_id), "load_geometry": geometry}
-
-    def adopt_session_state(self, state: dict) -> None:
-        """Take over `session_state()` of the document this one is a copy of."""
-        self._next_id = {kind: max(int(state["next_id"][kind]), self._next_id[kind])
-                         for kind in self._next_id}
-        self._load_geometry = {int(ann_id): (list(bbox), area if has_area else _MISSING)
-                               for ann_id, bbox, has_area, area in state["load_geometry"]}
-
     # --- editing images and annotations ---
-
-    def _touch(self) -> None:
-        self.revision += 1
-
-    def _fresh_id(self, kind: str) -> int:
-        new_id = self._next_id[kind]
-        self._next_id[kind] = new_id + 1
-        return new_id
-
-    def _relative_name(self, path) -> str:
-        absolute = os.path.abspath(os.fspath(path))
-        try:
-            return Path(os.path.relpath(absolute, self._image_root)).as_posix()
-        except ValueError:  # another drive on Windows: keep it absolute
-            return Path(absolute).as_posix()
 
     @recorded
     def add_image(self, path, width: int, height: int, **extra) -> int:
@@ -214,13 +175,13 @@ class CocoDocument:
         existing = self.find_image(path)
         if existing is not None:
             raise EditRefused(f"{self.label}: {path} is already in the document (image {existing})")
-        image = {"id": self._fresh_id("images"), "file_name": self._relative_name(path),
+        image = {"id": self.memory.fresh_id("images"), "file_name": relative_name(path, self._image_root),
                  "width": width, "height": height, **extra}
         self.images.append(image)
         self._index.images[image["id"]] = image
         self._index.by_image[image["id"]] = []
         self._index.add_path(image, self._image_root)
-        self._touch()
+        self.revision += 1
         return image["id"]
 
     @recorded
@@ -231,7 +192,7 @@ class CocoDocument:
         removed = remove_where(self.annotations, lambda a: a["image_id"] == image_id)
         del self.images[index]
         self._index.rebuild(self.data)
-        self._touch()
+        self.revision += 1
         return {"op": "remove_image", "image_index": index, "image": image, "removed": removed}
 
     @recorded
@@ -242,13 +203,13 @@ class CocoDocument:
         self.category(category_id)
         if set(extra) & set(_ANNOTATION_KEYS):
             raise ValueError(f"add_annotation sets {', '.join(_ANNOTATION_KEYS)} itself")
-        ann = {"id": self._fresh_id("annotations"), "image_id": image_id,
+        ann = {"id": self.memory.fresh_id("annotations"), "image_id": image_id,
                "category_id": category_id, "bbox": bbox, "area": bbox[2] * bbox[3],
                "segmentation": [], "iscrowd": 0, **extra}
         self.annotations.append(ann)
         self._index.annotations[ann["id"]] = ann
         self._index.by_image[image_id].append(ann)
-        self._touch()
+        self.revision += 1
         return ann["id"]
 
     @recorded
@@ -267,8 +228,8 @@ class CocoDocument:
         self.annotations.insert(index, ann)
         same_image.insert(before, ann)
         self._index.annotations[ann["id"]] = ann
-        self._next_id["annotations"] = max(self._next_id["annotations"], ann["id"] + 1)
-        self._touch()
+        self.memory.next_id["annotations"] = max(self.memory.next_id["annotations"], ann["id"] + 1)
+        self.revision += 1
 
     @recorded
     def remove_annotation(self, ann_id: int) -> tuple[int, dict]:
@@ -279,7 +240,7 @@ class CocoDocument:
         same_image = self._index.by_image[ann["image_id"]]
         del same_image[position(same_image, ann)]
         del self._index.annotations[ann_id]
-        self._touch()
+        self.revision += 1
         return index, ann
 
     @recorded
@@ -292,7 +253,7 @@ class CocoDocument:
         ann = self.annotation(ann_id)
         bbox = _checked_bbox(bbox_xywh)
         old = ann["bbox"]
-        first_bbox, first_area = self._load_geometry.setdefault(
+        first_bbox, first_area = self.memory.load_geometry.setdefault(
             ann_id, (list(old), ann.get("area", _MISSING)))
         if area is None and bbox == [float(v) for v in first_bbox]:
             ann["bbox"] = list(first_bbox)
@@ -303,7 +264,7 @@ class CocoDocument:
         else:
             ann["bbox"] = bbox
             ann["area"] = bbox[2] * bbox[3] if area is None else area
-        self._touch()
+        self.revision += 1
         return [float(v) for v in old]
 
     @recorded
@@ -313,7 +274,7 @@ class CocoDocument:
         self.category(category_id)
         old = ann["category_id"]
         ann["category_id"] = category_id
-        self._touch()
+        self.revision += 1
         return old
 
     @recorded
@@ -322,23 +283,16 @@ class CocoDocument:
         Returns the old value (None if absent)."""
         if key in _IMAGE_KEYS:
             raise ValueError(f"set_image_field cannot set {key!r}")
-        return self._set_field(self.image(image_id), key, value)
+        self.revision += 1
+        return _set_key(self.image(image_id), key, value)
 
     @recorded
     def set_category_field(self, cat_id: int, key: str, value) -> object:
         """Set a key of a category record (e.g. its colour); None removes it. Returns the old."""
         if key in ("id", "name"):
             raise ValueError(f"set_category_field cannot set {key!r}")
-        return self._set_field(self.category(cat_id), key, value)
-
-    def _set_field(self, record: dict, key: str, value) -> object:
-        old = record.get(key)
-        if value is None:
-            record.pop(key, None)
-        else:
-            record[key] = value
-        self._touch()
-        return old
+        self.revision += 1
+        return _set_key(self.category(cat_id), key, value)
 
     # --- undo records ---
 
@@ -356,7 +310,7 @@ class CocoDocument:
             raise ValueError(f"unknown undo record {op!r}")
         reinsert(self.annotations, record["removed"])
         self._index.rebuild(self.data)
-        self._touch()
+        self.revision += 1
 
     undo_merge = restore
 
@@ -401,21 +355,21 @@ class CocoDocument:
     def add_category(self, name: str, supercategory: str = "", **extra) -> int:
         """Add a class; returns its new id. Undo: remove_category(id), redo: restore(record)."""
         cat_id = self._categories.add(name, supercategory, **extra)
-        self._touch()
+        self.revision += 1
         return cat_id
 
     @recorded
     def rename_category(self, cat_id: int, name: str) -> str:
         """Returns the old name."""
         old = self._categories.rename(cat_id, name)
-        self._touch()
+        self.revision += 1
         return old
 
     @recorded
     def set_supercategory(self, cat_id: int, supercategory: str | None) -> str | None:
         """Returns the old supercategory (None if the key was absent; None removes the key)."""
         old = self._categories.set_supercategory(cat_id, supercategory)
-        self._touch()
+        self.revision += 1
         return old
 
     @recorded
@@ -436,5 +390,5 @@ class CocoDocument:
 
     def _remove_category(self, cat_id: int, boxes: str, target_id, op: str) -> dict:
         record = self._categories.remove(cat_id, boxes, target_id, op=op)
-        self._touch()
+        self.revision += 1
         return record

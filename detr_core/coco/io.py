@@ -272,3 +272,12 @@ def read_coco(path, image_root=None, *, strict: bool = False) -> Loaded:
     if strict:
         report.problems.extend(f"strict: {w}" for w in report.warnings)
     return Loaded(data, report, root, fmt, state)
+
+
+def relative_name(path, root: Path) -> str:
+    """`path` as a COCO file_name: relative to the image root, POSIX slashes."""
+    absolute = os.path.abspath(os.fspath(path))
+    try:
+        return Path(os.path.relpath(absolute, root)).as_posix()
+    except ValueError:  # another drive on Windows: keep it absolute
+        return Path(absolute).as_posix()

@@ -1,23 +1,17 @@
-"""The training loop: `train(cfg, model, data, on_event, should_stop, ...)`, plain Python.
-(One step: step.py; the validation loss: validation.py; the time budget: budget.py; Group DETR:
-groups.py; EMA: ema.py; TrainData / TrainResult: run_types.py, re-exported here.)
+"""The training loop: `train(cfg, model, data, on_event, should_stop, ...)`, plain Python. (Also:
+step.py, validation.py, budget.py, groups.py, ema.py; run_types.py, re-exported here.)
 
-One optimizer step = `cfg.accumulate` forward/backward passes of `cfg.batch_size` images on every
-process, then gradient clipping, AdamW, and the learning-rate schedule (optim.py). The loop calls
-`on_event` with the events of events.py (on the main process only) and checks `should_stop()`
-before every step; when it returns True (on any process) the loop writes a resumable checkpoint
-and returns with status "stopped". A non-finite loss raises NonFiniteLossError naming the step and
-the loss terms, without writing a checkpoint (the last good one stays).
+One optimizer step = `cfg.accumulate` passes of `cfg.batch_size` images per process, clipping,
+AdamW, and the learning-rate schedule (optim.py). The loop calls `on_event` with the events of
+events.py (main process only) and checks `should_stop()` before every step; True (on any process)
+writes a resumable checkpoint and returns "stopped". A non-finite loss raises NonFiniteLossError
+naming the step and the loss terms, writing no checkpoint (the last good one stays).
 
-Files written into `run_dir` by the main process (all atomically, see checkpoints.save_checkpoint):
-    checkpoint.pth  after every epoch, at the end and when stopped: weights + resume state
-    model.pth       at the end: the final weights (no optimizer state; what to deploy)
-    best.pth        when validation AP improves: those weights
-With EMA (cfg.ema_decay) the averaged weights are the ones evaluated and written to model.pth and
-best.pth; checkpoint.pth keeps the raw weights and the average in its state. With a time budget
-(cfg.time_budget_s) the epochs are fitted after the first steps and the run ends on time.
-Resuming (`resume=` the state of checkpoint.pth, model already holding its weights) continues
-exactly: same data order and augmentation (functions of seed, epoch and index), optimizer,
+The main process writes into `run_dir`, atomically: checkpoint.pth (weights + resume state; after
+every epoch, at the end, when stopped), model.pth (final weights) and best.pth (best validation AP).
+With EMA (cfg.ema_decay) the averaged weights are evaluated and written to model.pth and best.pth.
+With a time budget (cfg.time_budget_s) the epochs are fitted after the first steps. Resuming
+(`resume=` checkpoint.pth's state) continues exactly: data order, augmentation, optimizer,
 schedule, loss scaler and random generators.
 """
 from __future__ import annotations

@@ -10,7 +10,6 @@ from model_helpers import CLASS_NAMES, checkpoint, model_window  # noqa: E402,F4
 
 from app.export_model import ExportModelDialog  # noqa: E402
 
-pytestmark = pytest.mark.gui
 
 
 def test_export_model_from_the_file_menu(qtbot, model_window, checkpoint, tmp_path):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from app.opening import open_source
+from app.document.opening import open_source
 from detr_core.cli.main import main as cli_main
 from detr_core.images import list_images
 from model_helpers import make_checkpoint

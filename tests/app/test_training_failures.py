@@ -87,7 +87,11 @@ def test_the_dialog_refuses_unusable_data_with_the_reason(qtbot, train_window, t
     window, training = train_window, train_window.state.training
     open_and_wait(qtbot, window, shapes)
     dialog = open_dialog(qtbot, window)
+    # By default the job trains for 10 minutes with the automatic recipe: the fields it sets grey out.
+    assert dialog.timed.isChecked() and dialog.options().minutes == 10
+    assert not dialog.epochs.isEnabled() and not dialog.lr.isEnabled()
     fill_fast(dialog, tmp_path / "run")
+    assert dialog.options().minutes is None and dialog.epochs.isEnabled()
     assert dialog.start_button.isEnabled() and dialog.plan.usable
     dialog.reviewed_only.setChecked(True)
     dialog.refresh()

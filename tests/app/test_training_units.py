@@ -150,6 +150,19 @@ def test_train_command_names_every_choice(tmp_path):
     assert parsed.lr_backbone == 0.0 and parsed.resolution == "192" and parsed.jsonl and parsed.overwrite
 
 
+def test_timed_command_leaves_epochs_and_rates_to_the_recipe(tmp_path):
+    data = DataFiles(tmp_path / "t.json", tmp_path)
+    args = train_command(tmp_path / "run", data, TrainOptions(checkpoint="demo.pth", minutes=10, epochs=99))
+    assert args[args.index("--time-budget") + 1] == "10m" and args[args.index("--recipe") + 1] == "auto"
+    assert not {"--epochs", "--batch-size", "--lr", "--lr-backbone"} & set(args)
+    from detr_core.cli.main import build_parser
+
+    parsed = build_parser().parse_args(args[3:])
+    assert parsed.recipe == "auto" and parsed.time_budget
+    fixed = train_command(tmp_path / "run", data, TrainOptions(checkpoint="demo.pth"))
+    assert fixed[fixed.index("--recipe") + 1] == "reference" and "--time-budget" not in fixed
+
+
 def test_torchrun_command_runs_one_process_per_gpu(tmp_path):
     data = DataFiles(tmp_path / "t.json", tmp_path)
     args = train_command(tmp_path / "run", data, TrainOptions(checkpoint="detr-r50", gpus=4, device="cpu"))

@@ -41,6 +41,7 @@ def fill_fast(dialog: FineTuneDialog, run_dir: Path, epochs: int = 1, lr: str | 
     else:
         dialog.from_scratch.setChecked(False)
         dialog.checkpoint.setText(checkpoint)
+    dialog.timed.setChecked(False)  # a fixed, short number of epochs, not "train for 10 minutes"
     dialog.epochs.setValue(epochs)
     dialog.batch_size.setValue(2)
     dialog.resolution.setCurrentText("192")

@@ -340,16 +340,16 @@ def test_every_edit_is_recorded_once_and_replays_exactly(doc, tmp_path):
     from detr_core.coco.changes import encode, replay
     doc.add_annotation(10, 1, [0, 0, 3, 3])  # before the snapshot: ids move on
     doc.restore(doc.remove_category(doc.add_category("gone")))
-    snapshot, session = copy.deepcopy(doc.data), doc.session_state()
+    snapshot, session = copy.deepcopy(doc.data), doc.memory.session_state()
     records = []
-    doc.add_observer(lambda change: records.append(encode(change)))
+    doc.memory.add_observer(lambda change: records.append(encode(change)))
     revision = doc.revision
     _edit_everything(doc)
     assert len(records) == doc.revision - revision  # nested calls (reapply) reported once
     assert [r["op"] for r in records].count("remove_image") == 1
     json.dumps(records)  # plain JSON, copied at the time of the edit
     copy_doc = CocoDocument(snapshot, doc.image_root, doc.path)
-    copy_doc.adopt_session_state(json.loads(json.dumps(session)))
+    copy_doc.memory.adopt_session_state(json.loads(json.dumps(session)))
     assert replay(copy_doc, json.loads(json.dumps(records))) == len(records)
     assert ordered(copy_doc.data) == ordered(doc.data)
 
