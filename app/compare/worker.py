@@ -161,5 +161,14 @@ class CompareController(QObject):
 
 
 def existing(path: str | Path | None) -> str | None:
-    """`path` as a string if it names an existing file, else None."""
-    return str(path) if path and Path(str(path)).is_file() else None
+    """`path` as a string if it names an existing file, else None. A run's base is described as
+    "<what it is> (<path>)": the path in the last parentheses counts too."""
+    if not path:
+        return None
+    text = str(path)
+    if Path(text).is_file():
+        return text
+    if text.endswith(")") and "(" in text:
+        inner = text[text.rindex("(") + 1:-1]
+        return inner if Path(inner).is_file() else None
+    return None

@@ -212,7 +212,7 @@ def test_decisions_are_kept_with_the_document_across_a_restart(qtbot, model_wind
     assert not state.is_dirty()
     close_window(window, dialogs)
 
-    again = make_window(qtbot, settings, tmp_path)  # the same checkpoint loads at start
+    again = make_window(qtbot, settings, tmp_path, load_model=True)  # the same checkpoint loads at start
     try:
         wait_model(qtbot, again, checkpoint_of(settings))
         open_and_wait(qtbot, again, target)

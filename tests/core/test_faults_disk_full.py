@@ -62,8 +62,8 @@ def small_disk():
 
 @pytest.fixture
 def run_disk():
-    """A 320 MiB tmpfs: a checkpoint with its optimizer state (~45 MB) twice, and model.pth."""
-    yield from _disk("320m")
+    """A 640 MiB tmpfs: checkpoints with optimizer, EMA and query-group state, twice, and model.pth."""
+    yield from _disk("640m")
 
 
 def fill(folder: Path, leave: int) -> Path:
