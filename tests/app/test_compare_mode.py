@@ -4,48 +4,19 @@ panes draw the outcomes, a selected object shows both models' cross-attention, T
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
 
-import torch
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from detr_core import load_checkpoint, save_checkpoint
 from detr_core.cli.main import main
 
+from sample_helpers import DEMO, changed_demo_model, sample_subset
 from workbench_helpers import open_and_wait
-
-ROOT = Path(__file__).resolve().parents[2]
-DEMO = ROOT / "resources" / "models" / "demo.pth"
-
-
-def _few_samples(folder: Path, n: int = 6) -> Path:
-    gt = json.loads((ROOT / "resources" / "samples" / "annotations.json").read_text())
-    gt["images"] = gt["images"][:n]
-    keep = {im["id"] for im in gt["images"]}
-    gt["annotations"] = [a for a in gt["annotations"] if a["image_id"] in keep]
-    (folder / "images").mkdir(parents=True)
-    for im in gt["images"]:
-        shutil.copy(ROOT / "resources" / "samples" / "images" / im["file_name"], folder / "images")
-    (folder / "annotations.json").write_text(json.dumps(gt))
-    return folder / "annotations.json"
-
-
-def _changed_model(path: Path) -> Path:
-    loaded = load_checkpoint(DEMO)
-    generator = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for name, p in loaded.model.named_parameters():
-            if "class_embed" in name or "bbox_embed.layers.2" in name:
-                p.add_(torch.randn(p.shape, generator=generator) * 0.05)
-    save_checkpoint(path, loaded.model.float(), loaded.config, loaded.class_names, metadata=loaded.metadata)
-    return path
 
 
 def test_compare_mode_matches_the_command_and_shows_both_models(qtbot, window, tmp_path, capsys):
-    gt_path = _few_samples(tmp_path / "data")
-    changed = _changed_model(tmp_path / "changed.pth")
+    gt_path, _ = sample_subset(tmp_path / "data", 6)
+    changed = changed_demo_model(tmp_path / "changed.pth")
     open_and_wait(qtbot, window, gt_path)
     ui = window.compare_ui
     window.actions["compare_models"].trigger()

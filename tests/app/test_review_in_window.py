@@ -4,30 +4,23 @@ model's box as one undoable edit; D dismisses a finding for good; unsaved edits 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 from model_helpers import wait_model
+from sample_helpers import DEMO, sample_subset
 from workbench_helpers import open_and_wait
 
-ROOT = Path(__file__).resolve().parents[2]
-DEMO = ROOT / "resources" / "models" / "demo.pth"
 
 
 def _samples_missing_a_box(folder: Path, n: int = 5) -> tuple[Path, dict]:
-    gt = json.loads((ROOT / "resources" / "samples" / "annotations.json").read_text())
-    gt["images"] = gt["images"][:n]
-    keep = {im["id"] for im in gt["images"]}
-    gt["annotations"] = [a for a in gt["annotations"] if a["image_id"] in keep]
+    """n bundled samples whose first box was removed from the file."""
+    path, gt = sample_subset(folder, n)
     removed = gt["annotations"].pop(0)
-    (folder / "images").mkdir(parents=True)
-    for im in gt["images"]:
-        shutil.copy(ROOT / "resources" / "samples" / "images" / im["file_name"], folder / "images")
-    (folder / "annotations.json").write_text(json.dumps(gt))
-    return folder / "annotations.json", removed
+    path.write_text(json.dumps(gt))
+    return path, removed
 
 
 def test_review_queue_finds_a_removed_box_and_takes_the_fix(qtbot, window, tmp_path):

@@ -6,12 +6,10 @@ import contextlib
 import copy
 import io
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from detr_core import load_checkpoint, save_checkpoint
 from detr_core.cli.main import main
@@ -22,6 +20,7 @@ from detr_core.compare.fast_ap import ImageMatches
 from detr_core.infer.detector import Detector
 from detr_core.train.evaluate import predict
 
+from sample_helpers import changed_demo_model, sample_subset
 from test_eval_coco import _fake_results
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,15 +32,7 @@ DEMO = ROOT / "resources" / "models" / "demo.pth"
 def changed_model(tmp_path_factory) -> Path:
     """A copy of the demo model whose heads were moved: a different, worse model (a real
     checkpoint in the project format, with the demo model's classes and category ids)."""
-    loaded = load_checkpoint(DEMO)
-    generator = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for name, p in loaded.model.named_parameters():
-            if "class_embed" in name or "bbox_embed.layers.2" in name:
-                p.add_(torch.randn(p.shape, generator=generator) * 0.05)
-    path = tmp_path_factory.mktemp("models") / "changed.pth"
-    save_checkpoint(path, loaded.model.float(), loaded.config, loaded.class_names, metadata=loaded.metadata)
-    return path
+    return changed_demo_model(tmp_path_factory.mktemp("models") / "changed.pth")
 
 
 @pytest.fixture(scope="module")
@@ -51,16 +42,7 @@ def samples_gt() -> dict:
 
 
 def _subset(folder: Path, n: int) -> Path:
-    """The first n bundled samples as a COCO file in `folder`, with their own copies of the images."""
-    gt = json.loads((SAMPLES / "annotations.json").read_text())
-    gt["images"] = gt["images"][:n]
-    keep = {im["id"] for im in gt["images"]}
-    gt["annotations"] = [a for a in gt["annotations"] if a["image_id"] in keep]
-    (folder / "images").mkdir(parents=True)
-    for im in gt["images"]:
-        shutil.copy(SAMPLES / "images" / Path(im["file_name"]).name, folder / "images")
-    (folder / "annotations.json").write_text(json.dumps(gt))
-    return folder / "annotations.json"
+    return sample_subset(folder, n)[0]
 
 
 def _results(checkpoint, gt) -> list[dict]:
