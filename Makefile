@@ -25,9 +25,9 @@ test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 	$(PY) tests/check_sizes.py
 
-# The tests not marked slow (each slow one takes over ~20 s on a 2-core CPU): a few minutes.
+# The tests not marked slow (each slow one takes over ~20 s on a 2-core CPU), in 2 processes.
 test-fast: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -m "not slow"
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -m "not slow" -n 2
 
 lint: $(STAMP)
 	$(VENV)/bin/lint-imports --no-cache

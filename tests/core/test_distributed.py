@@ -94,6 +94,7 @@ def shapes(tmp_path_factory):
     return shapes_dataset(tmp_path_factory.mktemp("dist") / "train", 8, seed=21)
 
 
+@pytest.mark.slow
 def test_two_gloo_processes_match_each_other_and_the_loss_averaging(shapes, tmp_path):
     world = 2
     mp.spawn(_worker, args=(world, _free_port(), str(shapes), str(tmp_path)), nprocs=world, join=True)

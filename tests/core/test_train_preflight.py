@@ -91,6 +91,7 @@ def test_no_boxes_is_an_error(shapes, tmp_path):
     assert found["no_boxes"].severity == "error"
 
 
+@pytest.mark.slow
 def test_one_batch_overfit_learns_the_batch(shapes):
     train, _ = _load(shapes[0])
     result = run_overfit(tiny_model(seed=0), train, TEST_RESOLUTION, steps=40, lr=1e-3, from_scratch=True)

@@ -68,6 +68,7 @@ def test_out_of_time_before_the_last_step_and_final_eval():
     assert budget.out_of_time(95.0, 2.0, 5.0)
 
 
+@pytest.mark.slow
 def test_a_run_with_a_budget_fits_its_epochs_and_ends_completed(tmp_path):
     data = train_data(shapes_dataset(tmp_path / "train", 4), shapes_dataset(tmp_path / "val", 2, seed=4))
     cfg = TrainConfig(epochs=1, batch_size=1, num_workers=0, time_budget_s=60.0, groups=2, ema_decay=0.9)
