@@ -25,6 +25,16 @@ def crash(window) -> None:
         assert keeper.journal.flush()
 
 
+def _crashed_after_one_box(qtbot, window, tmp_path):
+    """A plain folder of 2 images, one box drawn, then a crash: (the folder, its journal)."""
+    folder = tmp_path / "photos"
+    make_images(folder, 2, size=(100, 80))
+    open_and_wait(qtbot, window, folder)
+    window.state.add_box([5, 5, 30, 30], window.state.edits.add_category("cat"))
+    crash(window)
+    return folder, folder / "annotations.json.journal"
+
+
 def reopen_and_recover(qtbot, settings, tmp_path, dialogs, path, image_root=None):
     """A fresh window (a new start) opens `path` and answers Yes to "Recover unsaved work?"."""
     other = make_window(qtbot, settings, tmp_path)
@@ -175,12 +185,7 @@ def test_startup_offers_the_journal_of_a_crashed_session(qtbot, window, dialogs,
 
 def test_no_discards_the_journal_and_a_saved_journal_is_not_offered(qtbot, window, dialogs, tmp_path,
                                                                      settings):
-    folder = tmp_path / "photos"
-    make_images(folder, 2, size=(100, 80))
-    open_and_wait(qtbot, window, folder)
-    window.state.add_box([5, 5, 30, 30], window.state.edits.add_category("cat"))
-    crash(window)
-    journal = folder / "annotations.json.journal"
+    folder, journal = _crashed_after_one_box(qtbot, window, tmp_path)
     third = make_window(qtbot, settings, tmp_path)
     dialogs.question_answer = B.No
     with qtbot.waitSignal(third.session.recovery_offered, timeout=5000):
@@ -191,12 +196,7 @@ def test_no_discards_the_journal_and_a_saved_journal_is_not_offered(qtbot, windo
 
 def test_a_journal_left_by_a_crash_right_after_saving_goes_quietly(qtbot, window, dialogs, tmp_path,
                                                                   settings):
-    folder = tmp_path / "photos"
-    make_images(folder, 2, size=(100, 80))
-    open_and_wait(qtbot, window, folder)
-    window.state.add_box([5, 5, 30, 30], window.state.edits.add_category("cat"))
-    crash(window)
-    journal = folder / "annotations.json.journal"
+    folder, journal = _crashed_after_one_box(qtbot, window, tmp_path)
     kept = journal.read_bytes()
     dialogs.save_path = str(folder / "annotations.json")
     save_and_wait(qtbot, window)
