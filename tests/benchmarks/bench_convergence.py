@@ -46,7 +46,28 @@ def _domain(out: Path) -> tuple[Path, Path]:
     return train, held
 
 
+def _overrides(text: str) -> dict:
+    """"lr=3e-4,groups=2" -> {"lr": 3e-4, "groups": 2} (values as Python literals, else strings)."""
+    import ast
+
+    out = {}
+    for item in filter(None, text.split(",")):
+        key, _, value = item.partition("=")
+        try:
+            out[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            out[key] = value
+    return out
+
+
 def _arm_config(arm: str, minutes: float, seed: int, facts):
+    """An arm's TrainConfig and its description. `ARM:key=value,...` overrides fields of ARM's
+    configuration (e.g. `auto:lr_backbone=1e-4`, `today:groups=2`), for trying recipes."""
+    if ":" in arm:
+        name, _, text = arm.partition(":")
+        cfg, lines = _arm_config(name, minutes, seed, facts)
+        changes = _overrides(text)
+        return cfg.replace(**changes), lines + [f"  {k} = {v} (arm)" for k, v in changes.items()]
     from detr_core.train.config import TrainConfig
     from detr_core.train.recipe import choose
 
@@ -69,7 +90,7 @@ def _run_arm(arm: str, seed: int, minutes: float, train_json: Path, out: Path) -
     from detr_core.train.engine import train
     from detr_core.train.recipe import DataFacts
 
-    run = out / f"{arm}_s{seed}"
+    run = out / (arm.replace(":", "_").replace(",", "_").replace("=", "") + f"_s{seed}")
     shutil.rmtree(run, ignore_errors=True)
     run.mkdir(parents=True)
     base = load_checkpoint(DEMO)
@@ -181,6 +202,62 @@ def step_cost(args) -> None:
         print(f"| {k} | {med:.3f} | {med / first:.2f} |", flush=True)
 
 
+def nine_classes(out: Path) -> Path:
+    """4 COCO photos (coco_tiny train2017) holding 9 boxes of 9 different classes, one box per
+    class: the first such 4 of the images with 1-4 boxes of distinct classes."""
+    from itertools import combinations
+
+    source = ROOT.parent / "shared/data/coco_tiny/annotations/instances_train2017.json"
+    data = json.loads(source.read_text())
+    boxes: dict[int, list[dict]] = {}
+    for a in data["annotations"]:
+        if not a.get("iscrowd"):
+            boxes.setdefault(a["image_id"], []).append(a)
+    distinct = [i for i, b in boxes.items() if len(b) <= 4 and len({a["category_id"] for a in b}) == len(b)]
+    for four in combinations(distinct, 4):
+        cats = [a["category_id"] for i in four for a in boxes[i]]
+        if len(cats) == 9 == len(set(cats)):
+            break
+    else:
+        raise SystemExit(f"{source}: no 4 images hold 9 boxes of 9 classes")
+    images = [im for im in data["images"] if im["id"] in four]
+    subset = dict(data, images=images, annotations=[a for i in four for a in boxes[i]],
+                  categories=[c for c in data["categories"] if c["id"] in set(cats)])
+    path = out / "nine_classes.json"
+    out.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(subset))
+    return path
+
+
+def overfit(args) -> None:
+    """`train --config tiny` from scratch with the defaults (the automatic recipe), scored on its own
+    4 training images; and the same with `--recipe reference` (the defaults before issue 12)."""
+    import contextlib
+    import io
+
+    from detr_core.cli.main import main as cli
+
+    out = Path(args.out)
+    path = nine_classes(out)
+    images = ROOT.parent / "shared/data/coco_tiny/train2017"
+    print(f"\n4 images, 9 boxes, 9 classes ({path}); train --config tiny --epochs {args.overfit}")
+    print("| recipe | seed | AP50 on its 4 images | wall s |\n|---|---|---|---|")
+    for seed in args.seeds:
+        for recipe in args.overfit_recipes:
+            run = out / f"overfit_{recipe}_s{seed}"
+            began = time.perf_counter()
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                code = cli(["train", "--config", "tiny", "--train-json", str(path), "--train-images", str(images),
+                            "--val-json", str(path), "--val-images", str(images), "--epochs", str(args.overfit),
+                            "--eval-every", "0", "--seed", str(seed), "--recipe", recipe, "--out", str(run),
+                            "--overwrite"])
+            wall = time.perf_counter() - began
+            evals = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()
+                     if json.loads(line).get("type") == "eval"]
+            ap = evals[-1]["metrics"]["AP50"] if code == 0 and evals else float("nan")
+            print(f"| {recipe} | {seed} | {ap:.3f} | {wall:.0f} |", flush=True)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--minutes", type=float, default=10)
@@ -188,6 +265,8 @@ def main(argv=None) -> int:
     p.add_argument("--arms", nargs="+", default=["today", "groups", "groups_ema", "auto"])
     p.add_argument("--out", default=str(ROOT / "build/bench_convergence"))
     p.add_argument("--step-cost", action="store_true")
+    p.add_argument("--overfit", type=int, metavar="EPOCHS", help="the 4-image / 9-class from-scratch overfit")
+    p.add_argument("--overfit-recipes", nargs="+", default=["auto"], choices=["auto", "reference"])
     p.add_argument("--threads", type=int, help="torch threads (on a machine shared with other jobs, 1 is "
                                                "~10x faster than 2: oversubscribed threads spin)")
     args = p.parse_args(argv)
@@ -195,6 +274,8 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     if args.step_cost:
         step_cost(args)
+    elif args.overfit:
+        overfit(args)
     else:
         fine_tune(args)
     return 0
