@@ -15,7 +15,8 @@ methods (their signals are forwarded to the ones of the same meaning here):
 They share the PredictionStore (`store`) and the DecisionBook (`decisions`), the accept/reject
 decisions, which are read from beside the document when it opens and written beside it when it
 is saved (`save_decisions`, connected to the session's `saved` by wiring.py), or at once when a
-decision is all that changed since the last save (a rejection).
+decision is all that changed since the last save (a rejection); in between they are kept in the
+document's edit journal (`journaling`, decision_journal.py), and recovered with it after a crash.
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from detr_core.infer.detections import Detections
 from ..resources import demo_model
 from .accepting import PredictionAcceptor
 from .batching import BatchRunner
+from .decision_journal import DecisionJournal
 from .decisions import DecisionBook
 from .detector_client import DetectorClient
 from .payloads import DetectRequest, DetectResult, LoadRequest, ModelInfo, Resolution
@@ -65,6 +67,7 @@ class ModelState(QObject):
         self.state = state
         self.store = PredictionStore()
         self.decisions = DecisionBook()
+        self.journaling: DecisionJournal | None = None  # keeps the decisions in the edit journal
         self.client = DetectorClient(self)
         self.settings: QSettings | None = None
         self.info: ModelInfo | None = None
@@ -243,12 +246,14 @@ class ModelState(QObject):
     # -- decisions, kept with the document ------------------------------------------------------------
     @Slot()
     def _on_state_document_opened(self) -> None:
-        """A new document: the decisions saved beside it (annotation ids of the old one mean
-        nothing here)."""
+        """A new document: the decisions saved beside it, or recovered with it from its journal
+        (`journaling`, set by the window); annotation ids of the old one mean nothing here."""
         self.acceptor.drop_pending_accept()
         document = self.state.document
         try:
-            if document is not None and document.path is not None:
+            if document is not None and self.journaling is not None:
+                self.journaling.load()
+            elif document is not None and document.path is not None:
                 self.decisions.read(document.path)
             else:
                 self.decisions.clear()
