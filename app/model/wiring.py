@@ -14,6 +14,7 @@ from .attention_panel import AttentionPanelWidget
 from .decision_journal import DecisionJournal
 from .export_view import export_view
 from .heatmap_layer import HeatmapLayer
+from .importing import install_import_action
 from .model_panel import ModelPanelWidget
 from .prediction_layer import PredictionLayer
 
@@ -90,6 +91,7 @@ def install_model_ui(window, autoload: bool = True) -> ModelUi:
     session = window.session  # between saves they are kept in its edit journal
     model.journaling = DecisionJournal(model.decisions, session.journal, lambda: session.target,
                                        lambda: _recovered_extras(session))
+    install_import_action(window)  # File > Import Predictions...
     sync_checks()
     model.use_settings(window.settings, autoload=autoload)
     return ui
