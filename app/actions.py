@@ -33,6 +33,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("save", "&Save", ("Ctrl+S",), "save", "File", tip="Save the COCO JSON"),
     ActionSpec("save_as", "Save &As…", ("Ctrl+Shift+S",), "", "File"),
     ActionSpec("close_document", "&Close", ("Ctrl+W",), "", "File"),
+    ActionSpec("import_predictions", "Import &Predictions…", ("Ctrl+I",), "", "File",
+               tip="Show a COCO results file (detect --out, coco merge-results) as the predictions"),
     ActionSpec("export_model", "E&xport Model…", (), "", "File",
                tip="Export the model to ONNX, checked against PyTorch before the file is written"),
     ActionSpec("quit", "&Quit", ("Ctrl+Q",), "", "File"),

@@ -4,6 +4,12 @@ It observes the document (every CocoDocument edit, so every command, undo and re
 change to the journal before the edit returns to the command that shows it, starts a fresh journal
 after each save, and compacts (the autosave) or discards it when asked. See journal.py for the file
 and its timing, and app/recovery.py for where it lives and how it is replayed.
+
+It also keeps what the window holds with the document beyond the COCO object (the decisions on
+predictions, app/model/decision_journal.py): `note(owner, data)` journals one of their changes, in
+order with the edits, and `extras()` (set by their owner) gives their whole state for every header
+written from then on (after a save, in a compaction, and `restate()` once a new document's state is
+known).
 """
 from __future__ import annotations
 
@@ -15,7 +21,7 @@ from detr_core.coco import CocoDocument
 from detr_core.coco.changes import Change, encode
 
 from .journal import FLUSH_SECONDS, Journal
-from .replay import journal_header
+from .replay import extra_record, journal_header
 
 
 class JournalKeeper:
@@ -30,7 +36,10 @@ class JournalKeeper:
         self.flush_seconds = flush_seconds
         self.journal: Journal | None = None
         self.document: CocoDocument | None = None
+        self.extras: Callable[[], dict] | None = None  # owner -> JSON state, for headers
         self._edits = 0  # since the journal was started
+        self._target: Path | None = None
+        self._recovered = False
 
     @property
     def path(self) -> Path | None:
@@ -52,7 +61,25 @@ class JournalKeeper:
         self.journal = Journal(journal_path, header, flush_seconds=self.flush_seconds,
                                on_error=self.on_error)
         self.document, self._edits = document, 0
+        self._target, self._recovered = target, recovered
         document.memory.add_observer(self._on_change)
+
+    def restate(self) -> None:
+        """The extras of the document just attached are known now (read from beside it, or
+        recovered): the journal's header takes them, unless something was journalled already."""
+        if self.journal is not None and self._edits == 0:
+            self.journal.start(journal_header(self.document, self._target, snapshot=self._recovered,
+                                              extras=self.current_extras()), remove_old=False)
+
+    def note(self, owner: str, data) -> None:
+        """Journal a change of `owner`'s extras (JSON-ready `data`), after the edits before it."""
+        if self.journal is not None:
+            self.journal.append(extra_record(owner, data))
+            self._counted()
+
+    def current_extras(self) -> dict | None:
+        """owner -> JSON state of the extras now (None: no owner)."""
+        return self.extras() if self.extras is not None else None
 
     def detach(self) -> None:
         """Stop journalling (what was written stays, fsynced)."""
@@ -64,6 +91,9 @@ class JournalKeeper:
 
     def _on_change(self, change: Change) -> None:
         self.journal.append(encode(change))
+        self._counted()
+
+    def _counted(self) -> None:
         self._edits += 1
         if self._edits == 1 and self.on_first_edit is not None:
             self.on_first_edit(self.journal.path)
@@ -82,14 +112,17 @@ class JournalKeeper:
         if journal_path != self.path:  # saved somewhere else: the old journal is obsolete
             self.discard()
             self.attach(document, journal_path, target)
+            self.restate()
             return
-        self.journal.start(journal_header(document, target, snapshot=False))
-        self._edits = 0
+        self.journal.start(journal_header(document, target, snapshot=False, extras=self.current_extras()))
+        self._target, self._recovered, self._edits = target, False, 0
 
-    def compact(self, target: Path) -> threading.Event:
+    def compact(self, target: Path, extras: dict | None = None) -> threading.Event:
         """Snapshot + truncated journal in one rename. Call it on the thread that edits the
-        document, or while edits are held (a big document's autosave)."""
-        return self.journal.compact(journal_header(self.document, target, snapshot=True))
+        document, or while edits are held (a big document's autosave), with `extras` taken on
+        the thread that changes them (default: taken now)."""
+        extras = self.current_extras() if extras is None else extras
+        return self.journal.compact(journal_header(self.document, target, snapshot=True, extras=extras))
 
     def discard(self) -> None:
         """The work was saved or deliberately dropped: remove the journal file."""

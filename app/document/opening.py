@@ -17,12 +17,16 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from detr_core.coco import CocoDocument
 from detr_core.errors import DatasetError
 from detr_core.images import is_image_file, list_images
 
 from .entries import ImageEntry
+
+if TYPE_CHECKING:
+    from .replay import Extras
 
 DEFAULT_JSON_NAME = "annotations.json"
 _DIGITS = re.compile(r"(\d+)")
@@ -39,6 +43,7 @@ class OpenResult:
     warnings: list[str] = field(default_factory=list)
     images_missing: bool = False  # a JSON none of whose images were found under `root`
     recovered_from: Path | None = None  # the journal, set by app.document.recovery.recover
+    recovered_extras: Extras | None = None  # what it carried beyond the COCO object (decisions)
 
 
 def scan_images(folder: Path) -> list[str]:

@@ -79,4 +79,4 @@ def recover(opened: OpenResult, journal: Path) -> OpenResult:
     files = scan_images(root) if listed_folder else None
     entries = build_entries(document, root, files)
     return OpenResult(opened.source, document, entries, root, opened.target, opened.select_path,
-                      [], recovered_from=journal)
+                      [], recovered_from=journal, recovered_extras=recovered.extras)

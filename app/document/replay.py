@@ -5,6 +5,11 @@ it, replayed through the same CocoDocument methods that made them.
 The image root comes from the journal header (the document's own image root when the journal was
 written: `images/`, another folder chosen by the user...), never from the folder that was opened,
 so the recovered file names resolve exactly as before the crash.
+
+What the window keeps with the document beyond the COCO object (the decisions on predictions) rides
+along, opaque to this layer: the header's "extras" (their whole state when the header was written,
+by owner) and records {"extra": owner, "data": ...} among the edits, in the order they happened.
+A replay hands them back as `Extras`; their owner applies them.
 """
 from __future__ import annotations
 
@@ -39,22 +44,43 @@ def _sha256(path: Path) -> str | None:
 
 
 @dataclass(frozen=True)
+class Extras:
+    """The extras a journal carried: their state in its header (owner -> JSON; an owner absent
+    there had none written: its own file beside the document is the start), then every extra
+    record after it, in order: (owner, data)."""
+    header: dict
+    records: tuple[tuple[str, object], ...] = ()
+
+    def of(self, owner: str) -> tuple[object | None, list]:
+        """(the header's state of `owner` or None, its records' data in order)."""
+        return self.header.get(owner), [data for name, data in self.records if name == owner]
+
+
+@dataclass(frozen=True)
 class Recovered:
     document: CocoDocument
     edits: int  # records replayed after the starting point
     torn: bool  # a cut-off last line (a crash mid-append) was skipped
     from_snapshot: bool
+    extras: Extras = Extras({})
 
 
-def journal_header(doc: CocoDocument, target: Path, *, snapshot: bool) -> dict:
+def extra_record(owner: str, data) -> dict:
+    """A journal record of `owner`'s (not a document edit)."""
+    return {"extra": owner, "data": data}
+
+
+def journal_header(doc: CocoDocument, target: Path, *, snapshot: bool, extras: dict | None = None) -> dict:
     """The header of a journal of `doc` from now on. Without a saved file to start from (a new
-    document, a recovered one) the header must carry the snapshot."""
+    document, a recovered one) the header must carry the snapshot. `extras`: owner -> JSON state."""
     fmt = doc.json_format
     header = {"journal": VERSION, "target": str(target), "image_root": str(doc.image_root),
               "base": dataclasses.asdict(doc.disk) if doc.disk is not None else None,
               "saved": doc.path is not None,
               "format": [fmt.indent, list(fmt.separators), fmt.ensure_ascii, fmt.newline],
               "session": doc.memory.session_state()}
+    if extras:
+        header["extras"] = extras
     if snapshot or doc.disk is None or doc.path is None:
         header["snapshot"] = doc.data
     return header
@@ -106,6 +132,8 @@ def rebuild(journal: Path, target: Path, fallback_root: Path) -> Recovered:
         document.memory.adopt_session_state(header["session"])
     except (KeyError, TypeError, ValueError) as e:
         raise DatasetError(f"{journal}: damaged journal header ({type(e).__name__}: {e})") from None
-    edits = replay(document, contents.records)
+    edits = replay(document, [r for r in contents.records if "extra" not in r])
     document.saved_revision = -1  # unsaved work
-    return Recovered(document, edits, contents.torn, "snapshot" in header)
+    extras = header.get("extras") if isinstance(header.get("extras"), dict) else {}
+    records = tuple((str(r["extra"]), r.get("data")) for r in contents.records if "extra" in r)
+    return Recovered(document, edits, contents.torn, "snapshot" in header, Extras(extras, records))

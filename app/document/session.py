@@ -224,13 +224,14 @@ class DocumentSession(QObject):
         if on_image_change and not small:
             return  # big documents: on the timer only, so browsing never waits
         target, keeper, path = self.target, self.journal, self.journal.path
-        done = keeper.compact(target) if small else None  # the snapshot, on this thread
+        extras = keeper.current_extras()  # the decisions on predictions change on this thread
+        done = keeper.compact(target, extras) if small else None  # the snapshot, on this thread
         if not small:
             self.state.set_busy(True)  # edits wait while a worker takes the snapshot
         self._pending["autosave"] = (path, self._changes, small)
 
         def job():
-            finished = done if done is not None else keeper.compact(target)
+            finished = done if done is not None else keeper.compact(target, extras)
             if not finished.wait(COMPACT_TIMEOUT):
                 raise DatasetError(f"{path}: the journal writer did not answer in time")
             if keeper.journal is not None and keeper.journal.error:

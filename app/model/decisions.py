@@ -16,6 +16,10 @@ Saving the document also writes the decisions next to it, atomically, as `<name>
 Only accepted decisions whose annotation is still in the saved document are written: a box
 deleted since brings its prediction back (as undo does in the session), and a later box that
 reuses the id is not taken for it.
+
+Between saves the decisions live in the document's edit journal (decision_journal.py): each
+`decide` / `undecide` is told to the book's `listeners`, which journal it after the edit that
+made its annotation, so a crash loses neither.
 """
 from __future__ import annotations
 
@@ -35,6 +39,8 @@ FORMAT = "detr-workbench-decisions"
 VERSION = 1
 
 Key = tuple[str, str, Resolution]  # (image path, model fingerprint, resolution)
+# listener(path, model, resolution, query, annotation id or REJECTED, or None: undecided)
+Listener = Callable[[str, str, Resolution, int, "int | None"], None]
 
 
 def sidecar_for(document_path: str | os.PathLike) -> Path:
@@ -46,20 +52,38 @@ def sidecar_for(document_path: str | os.PathLike) -> Path:
 class DecisionBook:
     def __init__(self):
         self._decisions: dict[Key, dict[int, int]] = {}
+        self.listeners: list[Listener] = []  # told of every decide / undecide (not of loading)
 
     def of(self, path: str, model: str, resolution: Resolution) -> dict[int, int]:
         """query -> annotation id or REJECTED, for this image, model and input size."""
         return dict(self._decisions.get((path, model, tuple(resolution)), {}))
 
     def decide(self, path: str, model: str, resolution: Resolution, query: int, value: int) -> None:
-        self._decisions.setdefault((path, model, tuple(resolution)), {})[int(query)] = int(value)
+        self.load_mark(path, model, resolution, query, value)
+        self._tell(path, model, resolution, query, int(value))
 
     def undecide(self, path: str, model: str, resolution: Resolution, query: int) -> None:
-        key = (path, model, tuple(resolution))
+        self.load_mark(path, model, resolution, query, None)
+        self._tell(path, model, resolution, query, None)
+
+    def load_mark(self, path: str, model: str, resolution: Resolution, query: int, value: int | None) -> None:
+        """Set one decision (None: none) without telling the listeners: loading, replaying."""
+        key = (path, model, tuple(int(v) for v in resolution))
+        if value is not None:
+            self._decisions.setdefault(key, {})[int(query)] = int(value)
+            return
         marks = self._decisions.get(key, {})
         marks.pop(int(query), None)
         if not marks:
             self._decisions.pop(key, None)
+
+    def replace(self, other: "DecisionBook") -> None:
+        """Take `other`'s decisions in place of these (listeners not told)."""
+        self._decisions = {key: dict(marks) for key, marks in other._decisions.items()}
+
+    def _tell(self, path: str, model: str, resolution: Resolution, query: int, value: int | None) -> None:
+        for listener in list(self.listeners):
+            listener(path, model, tuple(resolution), int(query), value)
 
     def clear(self) -> None:
         self._decisions.clear()
@@ -80,7 +104,7 @@ class DecisionBook:
             accepted = {str(q): v for q, v in sorted(marks.items()) if v != REJECTED and keep_accepted(path, v)}
             rejected = sorted(q for q, v in marks.items() if v == REJECTED)
             if accepted or rejected:
-                records.append({"image": _relative(path, folder), "model": model,
+                records.append({"image": relative(path, folder), "model": model,
                                 "resolution": list(resolution), "accepted": accepted, "rejected": rejected})
         return {"format": FORMAT, "version": VERSION, "decisions": records}
 
@@ -98,9 +122,9 @@ class DecisionBook:
             if len(resolution) != 2:
                 raise ValueError(f"bad resolution {record['resolution']!r}")
             for query, ann_id in record.get("accepted", {}).items():
-                book.decide(path, model, resolution, int(query), int(ann_id))
+                book.load_mark(path, model, resolution, int(query), int(ann_id))
             for query in record.get("rejected", []):
-                book.decide(path, model, resolution, int(query), REJECTED)
+                book.load_mark(path, model, resolution, int(query), REJECTED)
         return book
 
     def write(self, document_path: str | os.PathLike, keep_accepted: Callable[[str, int], bool]) -> Path:
@@ -134,12 +158,11 @@ class DecisionBook:
             loaded = DecisionBook.from_json(json.loads(raw.decode("utf-8")), sidecar.parent)
         except (ValueError, KeyError, TypeError, AttributeError) as e:  # UnicodeDecodeError is a ValueError
             raise DatasetError(f"{sidecar}: unreadable prediction decisions, not applied ({e})") from e
-        for (path, model, resolution), marks in loaded.items():
-            for query, value in marks.items():
-                self.decide(path, model, resolution, query, value)
+        self.replace(loaded)
 
 
-def _relative(path: str, folder: Path) -> str:
+def relative(path: str, folder: Path) -> str:
+    """An image path as the decisions file (and the journal) writes it: relative to `folder`."""
     try:
         return Path(os.path.relpath(path, folder)).as_posix()
     except ValueError:  # another drive on Windows

@@ -7,15 +7,17 @@ runs on the detector thread only. Showing an image asks for its detections (with
 they are cached for this image, model and input size; a newer image supersedes an older request.
 Widgets call the methods here and subscribe to the signals; they never call each other.
 
-It is composed of three parts, each owning its state, built here and used through their public
+It is composed of four parts, each owning its state, built here and used through their public
 methods (their signals are forwarded to the ones of the same meaning here):
   - `prediction_view` (showing.py): threshold, selected query, heatmap look, which predictions show;
   - `acceptor` (accepting.py): accept / reject, class mapping;
-  - `batch_runner` (batching.py): pre-annotating many images.
+  - `batch_runner` (batching.py): pre-annotating many images;
+  - `importer` (importing.py): a COCO results file shown as the predictions.
 They share the PredictionStore (`store`) and the DecisionBook (`decisions`), the accept/reject
 decisions, which are read from beside the document when it opens and written beside it when it
 is saved (`save_decisions`, connected to the session's `saved` by wiring.py), or at once when a
-decision is all that changed since the last save (a rejection).
+decision is all that changed since the last save (a rejection); in between they are kept in the
+document's edit journal (`journaling`, decision_journal.py), and recovered with it after a crash.
 """
 from __future__ import annotations
 
@@ -31,8 +33,10 @@ from detr_core.infer.detections import Detections
 from ..resources import demo_model
 from .accepting import PredictionAcceptor
 from .batching import BatchRunner
+from .decision_journal import DecisionJournal
 from .decisions import DecisionBook
 from .detector_client import DetectorClient
+from .importing import PredictionImporter
 from .payloads import DetectRequest, DetectResult, LoadRequest, ModelInfo, Resolution
 from .prediction_store import PredictionStore
 from .showing import HeatmapView, PredictionView
@@ -65,6 +69,7 @@ class ModelState(QObject):
         self.state = state
         self.store = PredictionStore()
         self.decisions = DecisionBook()
+        self.journaling: DecisionJournal | None = None  # keeps the decisions in the edit journal
         self.client = DetectorClient(self)
         self.settings: QSettings | None = None
         self.info: ModelInfo | None = None
@@ -81,6 +86,7 @@ class ModelState(QObject):
                                            lambda: self.info, self)
         self.batch_runner = BatchRunner(state, self.client, self.store, lambda: self.info,
                                         lambda: self.resolution, self.effective_resolution, self)
+        self.importer = PredictionImporter(state, self.store, self)  # File > Import Predictions
         self._forward_signals()
         c = self.client
         c.loaded.connect(self._on_client_loaded)
@@ -102,6 +108,7 @@ class ModelState(QObject):
         runner.image_done.connect(self.predictions_changed)
         runner.progressed.connect(self.batch_progressed)
         runner.finished.connect(self.batch_finished)
+        self.importer.imported.connect(lambda _result: self.predictions_changed.emit(-1))
 
     # -- settings and start-up ----------------------------------------------------------------------
     def use_settings(self, settings: QSettings, autoload: bool = True) -> None:
@@ -204,6 +211,11 @@ class ModelState(QObject):
     def request_current(self, force: bool = False) -> None:
         """Ask for the detections of the image on screen (with attention), unless cached."""
         entry = self.state.current_entry()
+        if entry is not None and self.importer.active and not force:  # the file's predictions are shown
+            self.client.forget_requests()
+            self._set_running(False)
+            self.predictions_changed.emit(self.state.current_row)
+            return
         if self.info is None or entry is None or entry.error is not None or not (self.auto_run or force):
             self.client.forget_requests()
             self._set_running(False)
@@ -243,12 +255,15 @@ class ModelState(QObject):
     # -- decisions, kept with the document ------------------------------------------------------------
     @Slot()
     def _on_state_document_opened(self) -> None:
-        """A new document: the decisions saved beside it (annotation ids of the old one mean
-        nothing here)."""
+        """A new document: the decisions saved beside it, or recovered with it from its journal
+        (`journaling`, set by the window); annotation ids of the old one mean nothing here."""
         self.acceptor.drop_pending_accept()
+        self.importer.forget()
         document = self.state.document
         try:
-            if document is not None and document.path is not None:
+            if document is not None and self.journaling is not None:
+                self.journaling.load()
+            elif document is not None and document.path is not None:
                 self.decisions.read(document.path)
             else:
                 self.decisions.clear()

@@ -11,8 +11,10 @@ from PySide6.QtWidgets import QDockWidget
 
 from .attention_grid import AttentionGridWidget
 from .attention_panel import AttentionPanelWidget
+from .decision_journal import DecisionJournal
 from .export_view import export_view
 from .heatmap_layer import HeatmapLayer
+from .importing import install_import_action
 from .model_panel import ModelPanelWidget
 from .prediction_layer import PredictionLayer
 
@@ -86,9 +88,18 @@ def install_model_ui(window, autoload: bool = True) -> ModelUi:
     model.batch_finished.connect(lambda _s: a["cancel_preannotate"].setEnabled(False))
     a["cancel_preannotate"].setEnabled(False)
     window.session.saved.connect(model.save_decisions)  # the accept / reject decisions go beside it
+    session = window.session  # between saves they are kept in its edit journal
+    model.journaling = DecisionJournal(model.decisions, session.journal, lambda: session.target,
+                                       lambda: _recovered_extras(session))
+    install_import_action(window)  # File > Import Predictions...
     sync_checks()
     model.use_settings(window.settings, autoload=autoload)
     return ui
+
+
+def _recovered_extras(session):
+    opened = session.opened_result
+    return opened.recovered_extras if opened is not None else None
 
 
 GRID_HEIGHT = 340  # room for a map above its picture
