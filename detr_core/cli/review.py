@@ -38,7 +38,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--top", type=int, default=10, help="show this many images on stderr (default 10)")
     p.add_argument("--jsonl", action="store_true",
                    help="also stream each image's review on stdout as it arrives, one JSON object a line "
-                        "({\"type\": \"image\", ...}; last {\"type\": \"done\", \"counts\": ...}), for a GUI")
+                        "(first {\"type\": \"queue\", \"honesty\", \"class_mapping\"}, then {\"type\": \"image\", ...}; "
+                        "last {\"type\": \"done\", \"counts\": ...}), for a GUI")
     p.set_defaults(func=run)
 
 
@@ -89,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
         bar.refresh()
 
     stream = _stream if args.jsonl else None
-    common = dict(cfg=cfg, device=args.device, batch_size=args.batch_size, on_progress=progress, on_image=stream)
+    common = dict(cfg=cfg, device=args.device, batch_size=args.batch_size, on_progress=progress, on_image=stream,
+                  on_start=_stream_start if args.jsonl else None)
     if args.folds is not None:
         queue = _crossfit(args, cfg, progress, stream)
     elif args.json is not None:
@@ -109,6 +111,11 @@ def _emit(event: dict) -> None:
 
     sys.stdout.write(json.dumps(event) + "\n")
     sys.stdout.flush()
+
+
+def _stream_start(queue) -> None:
+    _emit({"type": "queue", "kind": queue.kind, "model": queue.model, "honesty": queue.honesty.to_dict(),
+           "class_mapping": queue.class_mapping})
 
 
 def _stream(review) -> None:

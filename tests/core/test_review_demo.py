@@ -115,8 +115,9 @@ def test_cli_labelled_review_lists_a_broken_image_and_maps_classes(synthetic, tm
     captured = capsys.readouterr()
     err = captured.err
     events = [json.loads(line) for line in captured.out.splitlines()]
-    assert [e["type"] for e in events] == ["image"] * 5 + ["done"]  # streamed as they arrive, in file order
-    assert [e["file_name"] for e in events[:5]] == [im["file_name"] for im in coco["images"]]
+    assert [e["type"] for e in events] == ["queue"] + ["image"] * 5 + ["done"]  # as they arrive, in file order
+    assert "by name" in events[0]["class_mapping"] and events[0]["honesty"]["status"]
+    assert [e["file_name"] for e in events[1:6]] == [im["file_name"] for im in coco["images"]]
     assert events[-1]["counts"]["failed"] == 1
     assert code == 1  # one image could not be read
     data = json.loads(out.read_text())
