@@ -27,6 +27,7 @@ class ImageEntry:
     image_id: int | None = None  # the COCO image id, once the document has a record
     size: tuple[int, int] | None = None  # (width, height) after EXIF orientation, once decoded
     error: str | None = None  # why it cannot be shown, once known
+    review_score: float | None = None  # the review queue's score (0..1, higher: look first); None: not reviewed
 
 
 class ImageList:

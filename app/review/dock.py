@@ -46,6 +46,9 @@ class ReviewWidget(QWidget):
         self.model = model
         self.dismissals = dismissals if dismissals is not None else Dismissals()
         self.image_root = image_root
+        self.notice = QLabel("")  # what the queue is: honesty, class mapping; or why there is none
+        self.notice.setWordWrap(True)
+        self.notice.hide()
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["Image / finding", "Score"])
         self.tree.setSortingEnabled(True)
@@ -61,6 +64,7 @@ class ReviewWidget(QWidget):
         self.settings = _SettingsBox()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.notice)
         layout.addWidget(self.tree, 1)
         layout.addLayout(pair)
         layout.addWidget(self.settings)
@@ -75,6 +79,26 @@ class ReviewWidget(QWidget):
             self.actions[name] = action
 
     # -- filling ------------------------------------------------------------------------------------
+    @Slot(dict)
+    def describe(self, queue: dict) -> None:
+        """What the queue is (ReviewJob.described): in- or out-of-sample, and how the model's
+        classes were mapped to the file's when they are not the same."""
+        honesty = queue.get("honesty") or {}
+        lines = [f"{honesty.get('status', 'unknown')}: {honesty.get('detail', '')}".rstrip(": ")]
+        if queue.get("class_mapping"):
+            lines.append(queue["class_mapping"])
+        self._show_notice("\n".join(lines), error=False)
+
+    @Slot(str)
+    def show_failure(self, message: str) -> None:
+        """The review could not run (ReviewJob.failed): its one line, where the queue would be."""
+        self._show_notice(message, error=True)
+
+    def _show_notice(self, text: str, error: bool) -> None:
+        self.notice.setText(text)
+        self.notice.setStyleSheet("color: #c0392b;" if error else "")
+        self.notice.show()
+
     @Slot(object)
     def add_review(self, review: ImageReview) -> None:
         """One image's review (from ReviewJob.image_reviewed): its undismissed findings below it.

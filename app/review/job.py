@@ -14,6 +14,7 @@ from detr_core.review.queue import ImageReview
 
 
 class ReviewJob(QObject):
+    described = Signal(dict)  # the queue, before any image: {"kind", "model", "honesty", "class_mapping"}
     image_reviewed = Signal(object)  # ImageReview, as each image's result arrives
     finished = Signal(str)  # the findings file written
     failed = Signal(str)  # one line
@@ -62,6 +63,8 @@ class ReviewJob(QObject):
                 continue  # not ours (a library printing on stdout)
             if event.get("type") == "image":
                 self.image_reviewed.emit(ImageReview.from_dict(event))
+            elif event.get("type") == "queue":
+                self.described.emit(event)
 
     @Slot(int, QProcess.ExitStatus)
     def _on_process_finished(self, code: int, status: QProcess.ExitStatus) -> None:

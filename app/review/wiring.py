@@ -76,8 +76,12 @@ class ReviewUi(QObject):
         self.stack.addWidget(self.panel)
         self.stack.setCurrentWidget(self.panel)
         self.job = ReviewJob(model.info.source, self._out, json_path=doc.path, images=doc.image_root, parent=self)
+        self.state.clear_review_scores()
+        self.job.described.connect(self.panel.describe)
+        self.job.image_reviewed.connect(self._on_job_image_reviewed)
         self.job.image_reviewed.connect(self.panel.add_review)
         self.job.finished.connect(lambda path: self._say(f"Review queue ready ({path})."))
+        self.job.failed.connect(self.panel.show_failure)
         self.job.failed.connect(lambda message: self._say(f"Review: {message}"))
         self.job.start()
         self.dock.show()
@@ -102,6 +106,12 @@ class ReviewUi(QObject):
 
     def _row(self, review) -> int | None:
         return self.state.images.row_of_image(review.image_id) if review.image_id is not None else None
+
+    def _on_job_image_reviewed(self, review) -> None:
+        """The image list's Review column fills as each image's result arrives."""
+        row = self._row(review)
+        if row is not None:
+            self.state.set_review_score(row, review.score if review.status == "scored" else None)
 
     def _on_panel_finding_selected(self, review, finding) -> None:
         row = self._row(review)
