@@ -58,6 +58,9 @@ class ReviewWidget(QWidget):
         for view in (self.label_view, self.model_view):
             view.setAlignment(Qt.AlignmentFlag.AlignCenter)
             view.setMinimumSize(120, 120)
+        self.query_info = QLabel("")  # the DETR query behind the selected finding
+        self.query_info.setWordWrap(True)
+        self.query_info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         pair = QHBoxLayout()
         pair.addWidget(self.label_view)
         pair.addWidget(self.model_view)
@@ -67,6 +70,7 @@ class ReviewWidget(QWidget):
         layout.addWidget(self.notice)
         layout.addWidget(self.tree, 1)
         layout.addLayout(pair)
+        layout.addWidget(self.query_info)
         layout.addWidget(self.settings)
         self.actions = {}
         for name, text, key, slot in (("fix", "Take the model's fix", "A", self.take_fix),
@@ -178,6 +182,7 @@ class ReviewWidget(QWidget):
         if finding is None:
             return
         self._show_pair(review, finding)
+        self.query_info.setText(query_text(finding))
         self.finding_selected.emit(review, finding)
 
     def _show_pair(self, review: ImageReview, finding: Finding) -> None:
@@ -206,6 +211,20 @@ class ReviewWidget(QWidget):
                 painter.end()
             view.setPixmap(pixmap.scaled(160, 160, Qt.AspectRatioMode.KeepAspectRatio))
             view.setToolTip(text or "")
+
+
+def query_text(finding: Finding) -> str:
+    """The query behind a finding in one line: its index, its most likely outcomes, the entropy of
+    its whole class distribution and its spread across the decoder layers."""
+    if finding.query is None:
+        return "no DETR query behind this finding (the labels disagree with each other)"
+    top = ", ".join(f"{name} {p:.2f}" for name, p in finding.top_classes)
+    parts = [f"query {finding.query}: {top}" if top else f"query {finding.query}"]
+    if finding.query_entropy is not None:
+        parts.append(f"entropy {finding.query_entropy:.2f}")
+    if finding.layer_class_spread is not None:
+        parts.append(f"layer spread: class {finding.layer_class_spread:.2f}, box {finding.layer_box_spread:.3f}")
+    return " · ".join(parts)
 
 
 class _SettingsBox(QGroupBox):

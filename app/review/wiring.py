@@ -120,6 +120,17 @@ class ReviewUi(QObject):
                 self.state.go_to(row)
             if finding is not None and finding.annotation_id is not None:
                 self.state.set_selection([finding.annotation_id])
+            if finding is not None and finding.query is not None:
+                self._show_query(finding.query)
+
+    def _show_query(self, query: int) -> None:
+        """The query behind the finding, selected in the attention dock's query list (its class
+        scores) with its cross-attention over the image (the heatmap, decoder mode). The query
+        list keeps the selection while the image's detections arrive."""
+        view = self.state.model.prediction_view
+        if not view.view.visible or view.view.mode != "decoder":
+            view.set_view(visible=True, mode="decoder")
+        view.select_query(query)
 
     def _on_panel_fix_requested(self, review, finding) -> None:
         row = self._row(review)
