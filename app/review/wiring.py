@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QLabel, QStackedWidget
 from .dismissals import Dismissals
 from .dock import ReviewWidget
 from .job import ReviewJob
+from .loop_recorder import LoopRecorder
 
 KEYS = {Qt.Key.Key_A: "fix", Qt.Key.Key_D: "dismiss", Qt.Key.Key_N: "next"}
 
@@ -49,6 +50,7 @@ class ReviewUi(QObject):
         self.panel: ReviewWidget | None = None
         self.job: ReviewJob | None = None
         self._out = Path(tempfile.mkdtemp(prefix="detr-review-")) / "findings.json"
+        self.loop = LoopRecorder(window)  # what became of the accepted pre-labels, on each save
         window.actions["review_queue"].triggered.connect(self.start)
         window.menu("&Model").addAction(window.actions["review_queue"])
 
