@@ -224,17 +224,6 @@ class AppState(QObject):
             r += step
         return None
 
-    def set_review_score(self, row: int, score: float | None) -> None:
-        """The review queue scored image `row` (None: forget its score); the list's Review column."""
-        self.images[row].review_score = score
-        self.image_changed.emit(row)
-
-    def clear_review_scores(self) -> None:
-        """A new review starts: every Review cell is blank until its image's result arrives."""
-        for row, entry in enumerate(self.images):
-            if entry.review_score is not None:
-                self.set_review_score(row, None)
-
     @Slot(str, QImage)
     def _on_loader_loaded(self, path: str, picture: QImage) -> None:
         row = self.images.row_of_path(path)

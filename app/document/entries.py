@@ -76,6 +76,18 @@ class ImageList:
             return []
         return self.document.annotations_for(image_id)
 
+    # -- the review queue's scores ----------------------------------------------------------------
+    def set_review_score(self, row: int, score: float | None) -> None:
+        """The review queue scored image `row` (None: not reviewed); the list's Review column."""
+        self.entries[row].review_score = score
+
+    def clear_review_scores(self) -> list[int]:
+        """A new review starts: every score forgotten. Returns the rows that had one."""
+        rows = [r for r, e in enumerate(self.entries) if e.review_score is not None]
+        for r in rows:
+            self.entries[r].review_score = None
+        return rows
+
     # -- status -----------------------------------------------------------------------------------
     def raw_status(self, image_id: int) -> str | None:
         """The stored status of an image record (None: not stored)."""

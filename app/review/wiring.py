@@ -78,7 +78,8 @@ class ReviewUi(QObject):
         self.stack.addWidget(self.panel)
         self.stack.setCurrentWidget(self.panel)
         self.job = ReviewJob(model.info.source, self._out, json_path=doc.path, images=doc.image_root, parent=self)
-        self.state.clear_review_scores()
+        for row in self.state.images.clear_review_scores():  # blank until each result arrives
+            self.state.image_changed.emit(row)
         self.job.described.connect(self.panel.describe)
         self.job.image_reviewed.connect(self._on_job_image_reviewed)
         self.job.image_reviewed.connect(self.panel.add_review)
@@ -113,7 +114,8 @@ class ReviewUi(QObject):
         """The image list's Review column fills as each image's result arrives."""
         row = self._row(review)
         if row is not None:
-            self.state.set_review_score(row, review.score if review.status == "scored" else None)
+            self.state.images.set_review_score(row, review.score if review.status == "scored" else None)
+            self.state.image_changed.emit(row)  # its row in the image list
 
     def _on_panel_finding_selected(self, review, finding) -> None:
         row = self._row(review)
