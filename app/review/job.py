@@ -20,8 +20,8 @@ class ReviewJob(QObject):
     failed = Signal(str)  # one line
 
     def __init__(self, checkpoint: str | Path, out: str | Path, *, json_path: str | Path | None = None,
-                 images: str | Path | None = None, cfg: ReviewConfig = ReviewConfig(), device: str = "cpu",
-                 parent=None):
+                 images: str | Path | None = None, image_list: str | Path | None = None,
+                 cfg: ReviewConfig = ReviewConfig(), device: str = "cpu", parent=None):
         super().__init__(parent)
         defaults = ReviewConfig()
         settings = [f"{k}={v}" for k, v in cfg.to_dict().items() if v != getattr(defaults, k)]
@@ -31,6 +31,8 @@ class ReviewJob(QObject):
             self.arguments += ["--json", str(json_path)]
         if images is not None:
             self.arguments += ["--images", str(images)]
+        if image_list is not None:  # unlabelled: these images (a text file, one path a line)
+            self.arguments += ["--image-list", str(image_list)]
         for s in settings:
             self.arguments += ["--set", s]
         self.process = QProcess(self)

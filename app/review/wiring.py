@@ -49,6 +49,7 @@ class ReviewUi(QObject):
         self.dock = window.add_dock(self.stack, "Review", Qt.DockWidgetArea.RightDockWidgetArea, "review")
         self.panel: ReviewWidget | None = None
         self.job: ReviewJob | None = None
+        self.unlabelled_job: ReviewJob | None = None  # then the images the file has no record of
         self._out = Path(tempfile.mkdtemp(prefix="detr-review-")) / "findings.json"
         self.loop = LoopRecorder(window)  # what became of the accepted pre-labels, on each save
         window.actions["review_queue"].triggered.connect(self.start)
@@ -60,8 +61,7 @@ class ReviewUi(QObject):
             return self._say("Open annotations and load a model first: the queue compares them.")
         if doc.path is None or self.state.is_dirty():
             return self._say("Save first (Ctrl+S): the review queue scores the saved labels.")
-        if self.job is not None:
-            self.job.cancel()
+        self._cancel_jobs()
         dismissals_path = doc.path.with_name(doc.path.name + ".dismissed.json")
         try:
             dismissals = Dismissals(dismissals_path)
@@ -75,6 +75,7 @@ class ReviewUi(QObject):
         self.panel.tree.installEventFilter(_DockKeys(self.panel))
         self.panel.finding_selected.connect(self._on_panel_finding_selected)
         self.panel.fix_requested.connect(self._on_panel_fix_requested)
+        self.panel.unlabelled_selected.connect(self._on_panel_unlabelled_selected)
         self.stack.addWidget(self.panel)
         self.stack.setCurrentWidget(self.panel)
         self.job = ReviewJob(model.info.source, self._out, json_path=doc.path, images=doc.image_root, parent=self)
@@ -83,7 +84,7 @@ class ReviewUi(QObject):
         self.job.described.connect(self.panel.describe)
         self.job.image_reviewed.connect(self._on_job_image_reviewed)
         self.job.image_reviewed.connect(self.panel.add_review)
-        self.job.finished.connect(lambda path: self._say(f"Review queue ready ({path})."))
+        self.job.finished.connect(self._on_job_finished)
         self.job.failed.connect(self.panel.show_failure)
         self.job.failed.connect(lambda message: self._say(f"Review: {message}"))
         self.job.start()
@@ -99,9 +100,34 @@ class ReviewUi(QObject):
 
     def shutdown(self) -> None:
         """The window closes: a running review child process ends with it."""
-        if self.job is not None:
-            self.job.cancel()
-            self.job.process.waitForFinished(5000)
+        for job in self._cancel_jobs():
+            job.process.waitForFinished(5000)
+
+    def _cancel_jobs(self) -> list[ReviewJob]:
+        jobs = [j for j in (self.job, self.unlabelled_job) if j is not None]
+        for job in jobs:
+            job.cancel()
+        self.unlabelled_job = None
+        return jobs
+
+    def _on_job_finished(self, path: str) -> None:
+        """The labelled queue is ready; the listed images the file has no record of are ranked
+        next by the model's doubt (the Unlabelled tab), in a second child process."""
+        images = [e.path for e in self.state.images if e.image_id is None and e.error is None]
+        if not images or self.panel is None or self.state.model.info is None:
+            self._say(f"Review queue ready ({path}).")
+            return
+        listing = self._out.with_name("unlabelled.txt")
+        listing.write_text("".join(p + "\n" for p in images), encoding="utf-8")  # a line a path: small
+        job = self.unlabelled_job = ReviewJob(self.state.model.info.source, self._out.with_name("unlabelled.json"),
+                                              image_list=listing, parent=self)
+        panel = self.panel
+        job.image_reviewed.connect(panel.add_review)
+        job.finished.connect(lambda out: (panel.rank_unlabelled(), self._say(f"Review queue ready ({path}); "
+                                                                             f"unlabelled images ranked ({out}).")))
+        job.failed.connect(lambda message: self._say(f"Review of the unlabelled images: {message}"))
+        job.start()
+        self._say(f"Review queue ready ({path}); ranking {len(images)} unlabelled image(s)…")
 
     def _say(self, text: str) -> bool:
         self.state.message.emit(text)
@@ -135,6 +161,11 @@ class ReviewUi(QObject):
         if not view.view.visible or view.view.mode != "decoder":
             view.set_view(visible=True, mode="decoder")
         view.select_query(query)
+
+    def _on_panel_unlabelled_selected(self, review) -> None:
+        row = self.state.row_of_path(review.file_name)
+        if row is not None and row != self.state.current_row:
+            self.state.go_to(row)
 
     def _on_panel_fix_requested(self, review, finding) -> None:
         row = self._row(review)

@@ -3,6 +3,8 @@ review's results arrive and sorts like the queue; selecting a finding selects th
 behind it in the attention dock (its class scores, its cross-attention heatmap)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
@@ -90,3 +92,45 @@ def test_selecting_a_finding_selects_its_query_and_shows_its_attention(qtbot, wi
     detections = model.current_detections()
     heat = window.model_ui.heatmap.picture
     assert (indices(heat) == expected_indices(detections.attention, detections.attention.decoder[finding.query])).all()
+
+
+def test_images_the_file_does_not_list_are_ranked_by_doubt_in_the_unlabelled_tab(qtbot, window, tmp_path):
+    """A project folder (annotations.json beside its images) with two images the file does not
+    list, one a smaller copy of the other: after the labelled queue, they are ranked by the
+    model's doubt, the copy last; picking one shows it."""
+    import json
+    import shutil
+
+    from PIL import Image
+
+    from sample_helpers import SAMPLES
+
+    gt = json.loads((SAMPLES / "annotations.json").read_text())
+    folder = tmp_path / "project"
+    folder.mkdir()
+    listed, extra = gt["images"][:2], gt["images"][2]
+    for im in gt["images"][:3]:
+        shutil.copy(SAMPLES / "images" / Path(im["file_name"]).name, folder / Path(im["file_name"]).name)
+    Image.open(folder / Path(extra["file_name"]).name).resize((200, 160)).save(folder / "zz_copy.jpg", quality=85)
+    gt["images"] = [dict(im, file_name=Path(im["file_name"]).name) for im in listed]
+    gt["annotations"] = [a for a in gt["annotations"] if a["image_id"] in {im["id"] for im in listed}]
+    (folder / "annotations.json").write_text(json.dumps(gt))
+    open_and_wait(qtbot, window, folder / "annotations.json")
+    assert window.state.row_count() == 4  # the two unlisted images are listed, unlabelled
+    window.state.model.load(str(DEMO))
+    wait_model(qtbot, window, DEMO, timeout=60_000)
+    ui = window.review_ui
+    assert ui.start()
+    with qtbot.waitSignal(ui.job.finished, timeout=300_000):
+        pass
+    assert ui.unlabelled_job is not None
+    with qtbot.waitSignal(ui.unlabelled_job.finished, timeout=300_000):
+        pass
+    panel = ui.panel
+    names = [Path(n).name for n in panel.unlabelled_images()]
+    assert names == [Path(extra["file_name"]).name, "zz_copy.jpg"]  # the near-duplicate waits
+    assert sorted(panel.images()) == sorted(im["file_name"] for im in gt["images"])  # findings: listed ones
+    copy = panel.unlabelled.topLevelItem(1)
+    assert "like " in copy.toolTip(0) and "margin" in copy.toolTip(0)
+    panel.unlabelled.setCurrentItem(copy)
+    assert window.state.current_entry().path == str(folder / "zz_copy.jpg")
