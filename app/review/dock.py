@@ -298,5 +298,9 @@ class _SettingsBox(QGroupBox):
             form.addRow(f.name.replace("_", " "), editor)
             self.editors[f.name] = editor
 
+    def set_config(self, cfg: ReviewConfig) -> None:
+        for name, editor in self.editors.items():
+            editor.setValue(getattr(cfg, name))
+
     def config(self) -> ReviewConfig:
         return ReviewConfig(**{name: type(getattr(ReviewConfig, name))(e.value()) for name, e in self.editors.items()})

@@ -23,6 +23,7 @@ class ReviewJob(QObject):
                  images: str | Path | None = None, image_list: str | Path | None = None,
                  cfg: ReviewConfig = ReviewConfig(), device: str = "cpu", parent=None):
         super().__init__(parent)
+        self.cfg = cfg
         defaults = ReviewConfig()
         settings = [f"{k}={v}" for k, v in cfg.to_dict().items() if v != getattr(defaults, k)]
         self.arguments = ["-m", "detr_core", "review", "--checkpoint", str(checkpoint), "--out", str(out),

@@ -11,6 +11,8 @@ from pathlib import Path
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import QLabel, QStackedWidget
 
+from detr_core.review.config import ReviewConfig
+
 from .dismissals import Dismissals
 from .dock import ReviewWidget
 from .job import ReviewJob
@@ -68,17 +70,20 @@ class ReviewUi(QObject):
         except Exception as e:  # noqa: BLE001 - the dismissals file is the user's; say so and go on
             self._say(str(e))
             dismissals = Dismissals()
+        cfg = self.panel.settings.config() if self.panel is not None else ReviewConfig()  # "next run": this one
         if self.panel is not None:
             self.stack.removeWidget(self.panel)
             self.panel.deleteLater()
         self.panel = ReviewWidget(model.info.key, dismissals, doc.image_root)
+        self.panel.settings.set_config(cfg)
         self.panel.tree.installEventFilter(_DockKeys(self.panel))
         self.panel.finding_selected.connect(self._on_panel_finding_selected)
         self.panel.fix_requested.connect(self._on_panel_fix_requested)
         self.panel.unlabelled_selected.connect(self._on_panel_unlabelled_selected)
         self.stack.addWidget(self.panel)
         self.stack.setCurrentWidget(self.panel)
-        self.job = ReviewJob(model.info.source, self._out, json_path=doc.path, images=doc.image_root, parent=self)
+        self.job = ReviewJob(model.info.source, self._out, json_path=doc.path, images=doc.image_root, cfg=cfg,
+                             parent=self)
         for row in self.state.images.clear_review_scores():  # blank until each result arrives
             self.state.image_changed.emit(row)
         self.job.described.connect(self.panel.describe)
@@ -120,11 +125,11 @@ class ReviewUi(QObject):
         listing = self._out.with_name("unlabelled.txt")
         listing.write_text("".join(p + "\n" for p in images), encoding="utf-8")  # a line a path: small
         job = self.unlabelled_job = ReviewJob(self.state.model.info.source, self._out.with_name("unlabelled.json"),
-                                              image_list=listing, parent=self)
+                                              image_list=listing, cfg=self.panel.settings.config(), parent=self)
         panel = self.panel
         job.image_reviewed.connect(panel.add_review)
-        job.finished.connect(lambda out: (panel.rank_unlabelled(), self._say(f"Review queue ready ({path}); "
-                                                                             f"unlabelled images ranked ({out}).")))
+        job.finished.connect(lambda out: (panel.rank_unlabelled(job.cfg),
+                                          self._say(f"Review queue ready ({path}); unlabelled images ranked ({out}).")))
         job.failed.connect(lambda message: self._say(f"Review of the unlabelled images: {message}"))
         job.start()
         self._say(f"Review queue ready ({path}); ranking {len(images)} unlabelled image(s)…")

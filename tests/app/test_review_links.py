@@ -134,3 +134,17 @@ def test_images_the_file_does_not_list_are_ranked_by_doubt_in_the_unlabelled_tab
     assert "like " in copy.toolTip(0) and "margin" in copy.toolTip(0)
     panel.unlabelled.setCurrentItem(copy)
     assert window.state.current_entry().path == str(folder / "zz_copy.jpg")
+
+
+def test_the_settings_shown_are_what_the_next_run_uses(qtbot, window, tmp_path):
+    path, _ = sample_subset(tmp_path / "data", 1)
+    open_and_wait(qtbot, window, path)
+    window.state.model.load(str(DEMO))
+    wait_model(qtbot, window, DEMO, timeout=60_000)
+    ui = window.review_ui
+    assert ui.start() and "--set" not in ui.job.arguments  # the defaults
+    ui.panel.settings.editors["confident"].setValue(0.9)
+    assert ui.start()
+    assert ui.job.arguments[-2:] == ["--set", "confident=0.9"]
+    assert ui.panel.settings.config().confident == 0.9  # still shown for the run after
+    ui.shutdown()
