@@ -14,6 +14,7 @@ from .colors import STATUS_COLORS
 from .icons import dot_icon
 from .document.entries import STATUSES
 from .document.image_filter import ERROR, ImageFilter
+from .document.image_order import ordered
 
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 1
 PREDICTIONS_REDRAW_MS = 250  # pre-annotation finishes many images a second: their rows, in one go
@@ -25,7 +26,9 @@ class ImageListModel(QAbstractTableModel):
     row whose status changes stays listed until the filter changes, so it never vanishes from
     under the cursor; D / A already skip it (they ask the filter live)."""
 
-    COLUMNS = ("Image", "Boxes", "Pred")  # Pred: the model's predictions shown for the image
+    COLUMNS = ("Image", "Boxes", "Pred", "Review")  # Pred: the model's predictions shown for the image;
+    # Review: the review queue's score (blank: not reviewed yet). A click on a header sorts by it.
+    REVIEW = 3
 
     def __init__(self, state, parent=None):
         super().__init__(parent)
@@ -39,6 +42,7 @@ class ImageListModel(QAbstractTableModel):
         state.categories_changed.connect(self._on_state_categories_changed)
         state.model.predictions_changed.connect(self._on_model_predictions_changed)
         state.model.threshold_changed.connect(self._on_state_categories_changed)
+        self.sorting: tuple[int, bool] | None = None  # (column, descending); None: list order
         self._changed_rows: set[int] = set()  # entry rows whose predictions changed, not redrawn yet
         self._redraw = QTimer(self, singleShot=True, interval=PREDICTIONS_REDRAW_MS)
         self._redraw.timeout.connect(self._redraw_changed_rows)
@@ -48,8 +52,26 @@ class ImageListModel(QAbstractTableModel):
         self.beginResetModel()
         n, state = self.state.row_count(), self.state
         self.rows = [r for r in range(n) if state.matches(r)] if state.filter.is_active() else list(range(n))
+        if self.sorting is not None:
+            self.rows = ordered(self.rows, self._sort_key(self.sorting[0]), self.sorting[1])
         self._position = {r: i for i, r in enumerate(self.rows)}
         self.endResetModel()
+
+    def sort(self, column: int, order=Qt.SortOrder.AscendingOrder) -> None:
+        """Order the rows by `column` (-1: list order again). Rows whose value arrives later (a
+        review score) keep their place until the next sort, so nothing moves under the cursor."""
+        self.sorting = None if column < 0 else (column, order == Qt.SortOrder.DescendingOrder)
+        self.refilter()
+
+    def _sort_key(self, column: int):
+        state = self.state
+        if column == 0:
+            return lambda r: state.entry(r).name.casefold()
+        if column == 1:
+            return lambda r: len(state.annotations(r)) if state.entry(r).image_id is not None else None
+        if column == 2:
+            return state.model.prediction_count
+        return lambda r: state.entry(r).review_score
 
     def entry_row(self, model_row: int) -> int:
         return self.rows[model_row]
@@ -67,6 +89,8 @@ class ImageListModel(QAbstractTableModel):
     def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return self.COLUMNS[section]
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.InitialSortOrderRole:
+            return Qt.SortOrder.AscendingOrder if section == 0 else Qt.SortOrder.DescendingOrder  # most first
         return None
 
     def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
@@ -80,6 +104,8 @@ class ImageListModel(QAbstractTableModel):
             if column == 2:
                 count = self.state.model.prediction_count(row)
                 return "" if count is None else str(count)
+            if column == self.REVIEW:
+                return "" if entry.review_score is None else f"{entry.review_score:.2f}"
             return str(len(self.state.annotations(row))) if entry.image_id is not None else ""
         if role == STATUS_ROLE:
             return ERROR if entry.error else self.state.status(row)
@@ -93,6 +119,8 @@ class ImageListModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             if entry.error:
                 return entry.error
+            if column == self.REVIEW and entry.review_score is not None:
+                return f"review score {entry.review_score:.2f}: how likely its labels hold a mistake (Review dock)"
             count = self.state.model.prediction_count(row) if column == 2 else None
             if count is not None:
                 return f"{count} prediction(s) at or above the threshold, not yet accepted or rejected"
@@ -101,7 +129,7 @@ class ImageListModel(QAbstractTableModel):
             return QColor(STATUS_COLORS[ERROR])
         if role == Qt.ItemDataRole.ForegroundRole and column == 2:
             return QColor(STATUS_COLORS["predicted"])
-        if role == Qt.ItemDataRole.TextAlignmentRole and column in (1, 2):
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in (1, 2, self.REVIEW):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
@@ -200,7 +228,21 @@ class ImageListWidget(QWidget):
         view.header().resizeSection(1, view.fontMetrics().horizontalAdvance("Boxes") + 16)
         view.header().setSectionResizeMode(2, QHeaderView.ResizeMode.Fixed)
         view.header().resizeSection(2, view.fontMetrics().horizontalAdvance("Pred") + 16)
+        view.header().setSectionResizeMode(3, QHeaderView.ResizeMode.Fixed)
+        view.header().resizeSection(3, view.fontMetrics().horizontalAdvance("Review") + 20)
+        # A click on a header sorts by it (the model sorts: a proxy would cost a callback per row);
+        # until then the list keeps its own order.
+        view.header().setSectionsClickable(True)
+        view.header().setSortIndicatorShown(True)
+        view.header().setSortIndicator(-1, Qt.SortOrder.DescendingOrder)
+        view.header().setSortIndicatorClearable(True)  # a third click: list order again
+        view.header().sortIndicatorChanged.connect(self._on_header_sort_indicator_changed)
         view.selectionModel().currentRowChanged.connect(self._on_view_current_row_changed)
+
+    @Slot(int, Qt.SortOrder)
+    def _on_header_sort_indicator_changed(self, column: int, order: Qt.SortOrder) -> None:
+        self.model.sort(column, order)
+        self._select_current()
 
     # -- filters ----------------------------------------------------------------------------------
     @Slot()

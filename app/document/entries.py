@@ -27,6 +27,7 @@ class ImageEntry:
     image_id: int | None = None  # the COCO image id, once the document has a record
     size: tuple[int, int] | None = None  # (width, height) after EXIF orientation, once decoded
     error: str | None = None  # why it cannot be shown, once known
+    review_score: float | None = None  # the review queue's score (0..1, higher: look first); None: not reviewed
 
 
 class ImageList:
@@ -74,6 +75,18 @@ class ImageList:
         if image_id is None or self.document is None:
             return []
         return self.document.annotations_for(image_id)
+
+    # -- the review queue's scores ----------------------------------------------------------------
+    def set_review_score(self, row: int, score: float | None) -> None:
+        """The review queue scored image `row` (None: not reviewed); the list's Review column."""
+        self.entries[row].review_score = score
+
+    def clear_review_scores(self) -> list[int]:
+        """A new review starts: every score forgotten. Returns the rows that had one."""
+        rows = [r for r, e in enumerate(self.entries) if e.review_score is not None]
+        for r in rows:
+            self.entries[r].review_score = None
+        return rows
 
     # -- status -----------------------------------------------------------------------------------
     def raw_status(self, image_id: int) -> str | None:

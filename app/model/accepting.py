@@ -26,6 +26,7 @@ from .class_mapping import (IGNORE, NEW, ClassChoice, choices_from_json, choices
 from .decisions import REJECTED, DecisionBook
 from .payloads import ModelInfo
 from .prediction_store import PredictionStore
+from .prelabels import PrelabelLog
 from .showing import PredictionView
 
 MIN_SIDE = 0.5  # image pixels; thinner predictions (after clipping to the image) are not boxes
@@ -47,13 +48,15 @@ class PredictionAcceptor(QObject):
     mapping_needed = Signal(list)  # model class names the class-mapping dialog must ask about
 
     def __init__(self, state, store: PredictionStore, decisions: DecisionBook, shown: PredictionView,
-                 info: Callable[[], ModelInfo | None], parent: QObject | None = None):
+                 info: Callable[[], ModelInfo | None], parent: QObject | None = None,
+                 prelabels: PrelabelLog | None = None):
         super().__init__(parent)
         self.state = state
         self.store = store
         self.decisions = decisions
         self.shown = shown  # what is on screen: the selection, the threshold, the visible ones
         self.info = info  # the loaded model, if any
+        self.prelabels = prelabels if prelabels is not None else PrelabelLog()  # what each model proposed
         self.settings: QSettings | None = None
         self._pending_accept: tuple[str, list[int], bool] | None = None  # (path, queries, bulk)
         self._session_choices: dict[str, ClassChoice] = {}  # without settings (bare AppState)
@@ -158,8 +161,11 @@ class PredictionAcceptor(QObject):
         path = self.state.entry(row).path
         stored = self.store.get(path)
         if len(ids) == len(kept) and stored is not None:
-            for (d, _, _), ann_id in zip(kept, ids):
+            image_id = self.state.entry(row).image_id
+            info = self.info()
+            for (d, _, bbox), (category_id, _), ann_id in zip(kept, boxes, ids):
                 self.decisions.decide(path, stored.fingerprint, stored.resolution, d.query, ann_id)
+                self.prelabels.add(stored.fingerprint, info.source if info else "", image_id, category_id, bbox, ann_id)
         if ids and ignored:
             self.state.message.emit(f"Accepted {len(ids)}; {ignored} skipped (ignored class or empty box).")
         self.decided.emit(row)

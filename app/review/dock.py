@@ -9,16 +9,18 @@ apply the model's box / class / new box; `finding_selected(ImageReview, Finding)
 to show it."""
 from __future__ import annotations
 
+import bisect
 import dataclasses
+from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QAction, QColor, QImage, QKeySequence, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QSpinBox,
-                               QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
+                               QTabWidget, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from detr_core.review.config import ReviewConfig
 from detr_core.review.findings import Finding
-from detr_core.review.queue import ImageReview
+from detr_core.review.queue import ImageReview, ReviewQueue
 
 from .dismissals import Dismissals, finding_key
 
@@ -38,6 +40,7 @@ class _ScoreItem(QTreeWidgetItem):
 
 class ReviewWidget(QWidget):
     finding_selected = Signal(object, object)  # ImageReview, Finding
+    unlabelled_selected = Signal(object)  # ImageReview of an unlabelled image (the Unlabelled tab)
     fix_requested = Signal(object, object)  # ImageReview, Finding: take the model's box / class / new box
     dismissed = Signal(object, object)  # ImageReview, Finding
 
@@ -46,23 +49,39 @@ class ReviewWidget(QWidget):
         self.model = model
         self.dismissals = dismissals if dismissals is not None else Dismissals()
         self.image_root = image_root
+        self.notice = QLabel("")  # what the queue is: honesty, class mapping; or why there is none
+        self.notice.setWordWrap(True)
+        self.notice.hide()
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["Image / finding", "Score"])
         self.tree.setSortingEnabled(True)
         self.tree.sortByColumn(1, Qt.SortOrder.DescendingOrder)
         self.tree.currentItemChanged.connect(self._on_tree_current_item_changed)
+        self.unlabelled = QTreeWidget()  # images the file has no record of, by the model's doubt
+        self.unlabelled.setHeaderLabels(["Unlabelled image", "Doubt"])
+        self.unlabelled.setRootIsDecorated(False)
+        self.unlabelled.currentItemChanged.connect(self._on_unlabelled_current_item_changed)
+        self._unlabelled: list[ImageReview] = []
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.tree, "Findings")
+        self.tabs.addTab(self.unlabelled, "Unlabelled")
         self.label_view, self.model_view = QLabel("label"), QLabel("model")
         for view in (self.label_view, self.model_view):
             view.setAlignment(Qt.AlignmentFlag.AlignCenter)
             view.setMinimumSize(120, 120)
+        self.query_info = QLabel("")  # the DETR query behind the selected finding
+        self.query_info.setWordWrap(True)
+        self.query_info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         pair = QHBoxLayout()
         pair.addWidget(self.label_view)
         pair.addWidget(self.model_view)
         self.settings = _SettingsBox()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.tree, 1)
+        layout.addWidget(self.notice)
+        layout.addWidget(self.tabs, 1)
         layout.addLayout(pair)
+        layout.addWidget(self.query_info)
         layout.addWidget(self.settings)
         self.actions = {}
         for name, text, key, slot in (("fix", "Take the model's fix", "A", self.take_fix),
@@ -75,11 +94,34 @@ class ReviewWidget(QWidget):
             self.actions[name] = action
 
     # -- filling ------------------------------------------------------------------------------------
+    @Slot(dict)
+    def describe(self, queue: dict) -> None:
+        """What the queue is (ReviewJob.described): in- or out-of-sample, and how the model's
+        classes were mapped to the file's when they are not the same."""
+        honesty = queue.get("honesty") or {}
+        lines = [f"{honesty.get('status', 'unknown')}: {honesty.get('detail', '')}".rstrip(": ")]
+        if queue.get("class_mapping"):
+            lines.append(queue["class_mapping"])
+        self._show_notice("\n".join(lines), error=False)
+
+    @Slot(str)
+    def show_failure(self, message: str) -> None:
+        """The review could not run (ReviewJob.failed): its one line, where the queue would be."""
+        self._show_notice(message, error=True)
+
+    def _show_notice(self, text: str, error: bool) -> None:
+        self.notice.setText(text)
+        self.notice.setStyleSheet("color: #c0392b;" if error else "")
+        self.notice.show()
+
     @Slot(object)
     def add_review(self, review: ImageReview) -> None:
         """One image's review (from ReviewJob.image_reviewed): its undismissed findings below it.
         A later review of the same image replaces the earlier one."""
         if review.status != "scored":
+            return
+        if review.uncertainty is not None:
+            self._add_unlabelled(review)
             return
         for i in range(self.tree.topLevelItemCount()):
             if self.tree.topLevelItem(i).text(0) == review.file_name:
@@ -97,6 +139,33 @@ class ReviewWidget(QWidget):
             item.addChild(child)
         self.tree.addTopLevelItem(item)
         item.setExpanded(True)
+
+    def rank_unlabelled(self, cfg: ReviewConfig = ReviewConfig()) -> None:
+        """The unlabelled ranking is complete: the queue's order, near-duplicates spread out (an
+        image like a higher-ranked one waits for the next round)."""
+        self._fill_unlabelled(ReviewQueue("unlabelled", config=cfg, images=list(self._unlabelled)).ranked())
+
+    def _add_unlabelled(self, review: ImageReview) -> None:
+        """While results arrive: by score, each inserted in its place (no refill per image)."""
+        if any(r.file_name == review.file_name for r in self._unlabelled):  # reviewed again
+            self._unlabelled = [r for r in self._unlabelled if r.file_name != review.file_name]
+            self._fill_unlabelled(sorted(self._unlabelled, key=lambda r: -r.score))
+        scores = [-r.score for r in self._unlabelled]
+        at = bisect.bisect_right(scores, -review.score)
+        self._unlabelled.insert(at, review)
+        self.unlabelled.insertTopLevelItem(at, _unlabelled_item(review))
+        self.tabs.setTabText(1, f"Unlabelled ({len(self._unlabelled)})")
+
+    def _fill_unlabelled(self, reviews: list[ImageReview]) -> None:
+        self._unlabelled = list(reviews)
+        self.unlabelled.clear()
+        self.unlabelled.addTopLevelItems([_unlabelled_item(r) for r in reviews])
+        self.tabs.setTabText(1, f"Unlabelled ({len(reviews)})")
+
+    def unlabelled_images(self) -> list[str]:
+        """The unlabelled images' file names, in the order shown."""
+        return [self.unlabelled.topLevelItem(i).data(0, ROLE).file_name
+                for i in range(self.unlabelled.topLevelItemCount())]
 
     def images(self) -> list[str]:
         """Image file names in the order shown."""
@@ -154,12 +223,16 @@ class ReviewWidget(QWidget):
         if finding is None:
             return
         self._show_pair(review, finding)
+        self.query_info.setText(query_text(finding))
         self.finding_selected.emit(review, finding)
+
+    @Slot(QTreeWidgetItem, QTreeWidgetItem)
+    def _on_unlabelled_current_item_changed(self, item, _previous) -> None:
+        if item is not None:
+            self.unlabelled_selected.emit(item.data(0, ROLE))
 
     def _show_pair(self, review: ImageReview, finding: Finding) -> None:
         """The label's box and the model's box, each drawn on a crop around both."""
-        from pathlib import Path
-
         path = Path(self.image_root or ".") / review.file_name
         image = QImage(str(path))
         boxes = [b for b in (finding.label_box, finding.model_box) if b is not None]
@@ -184,6 +257,29 @@ class ReviewWidget(QWidget):
             view.setToolTip(text or "")
 
 
+def _unlabelled_item(r: ImageReview) -> QTreeWidgetItem:
+    item = QTreeWidgetItem([Path(r.file_name).name, f"{r.score:.2f}"])
+    item.setData(0, ROLE, r)
+    terms = ", ".join(f"{k} {v:.2f}" for k, v in (r.uncertainty or {}).items())
+    like = f"\nlike {Path(r.near_duplicate_of).name}, ranked higher" if r.near_duplicate_of else ""
+    item.setToolTip(0, f"{r.file_name}\nthe model's doubt: {terms}{like}")
+    return item
+
+
+def query_text(finding: Finding) -> str:
+    """The query behind a finding in one line: its index, its most likely outcomes, the entropy of
+    its whole class distribution and its spread across the decoder layers."""
+    if finding.query is None:
+        return "no DETR query behind this finding (the labels disagree with each other)"
+    top = ", ".join(f"{name} {p:.2f}" for name, p in finding.top_classes)
+    parts = [f"query {finding.query}: {top}" if top else f"query {finding.query}"]
+    if finding.query_entropy is not None:
+        parts.append(f"entropy {finding.query_entropy:.2f}")
+    if finding.layer_class_spread is not None:
+        parts.append(f"layer spread: class {finding.layer_class_spread:.2f}, box {finding.layer_box_spread:.3f}")
+    return " · ".join(parts)
+
+
 class _SettingsBox(QGroupBox):
     """Every ReviewConfig field with its default; `config()` is what the next run uses."""
 
@@ -201,6 +297,10 @@ class _SettingsBox(QGroupBox):
             editor.setToolTip(f"default {f.default}")
             form.addRow(f.name.replace("_", " "), editor)
             self.editors[f.name] = editor
+
+    def set_config(self, cfg: ReviewConfig) -> None:
+        for name, editor in self.editors.items():
+            editor.setValue(getattr(cfg, name))
 
     def config(self) -> ReviewConfig:
         return ReviewConfig(**{name: type(getattr(ReviewConfig, name))(e.value()) for name, e in self.editors.items()})

@@ -14,14 +14,16 @@ from detr_core.review.queue import ImageReview
 
 
 class ReviewJob(QObject):
+    described = Signal(dict)  # the queue, before any image: {"kind", "model", "honesty", "class_mapping"}
     image_reviewed = Signal(object)  # ImageReview, as each image's result arrives
     finished = Signal(str)  # the findings file written
     failed = Signal(str)  # one line
 
     def __init__(self, checkpoint: str | Path, out: str | Path, *, json_path: str | Path | None = None,
-                 images: str | Path | None = None, cfg: ReviewConfig = ReviewConfig(), device: str = "cpu",
-                 parent=None):
+                 images: str | Path | None = None, image_list: str | Path | None = None,
+                 cfg: ReviewConfig = ReviewConfig(), device: str = "cpu", parent=None):
         super().__init__(parent)
+        self.cfg = cfg
         defaults = ReviewConfig()
         settings = [f"{k}={v}" for k, v in cfg.to_dict().items() if v != getattr(defaults, k)]
         self.arguments = ["-m", "detr_core", "review", "--checkpoint", str(checkpoint), "--out", str(out),
@@ -30,6 +32,8 @@ class ReviewJob(QObject):
             self.arguments += ["--json", str(json_path)]
         if images is not None:
             self.arguments += ["--images", str(images)]
+        if image_list is not None:  # unlabelled: these images (a text file, one path a line)
+            self.arguments += ["--image-list", str(image_list)]
         for s in settings:
             self.arguments += ["--set", s]
         self.process = QProcess(self)
@@ -62,6 +66,8 @@ class ReviewJob(QObject):
                 continue  # not ours (a library printing on stdout)
             if event.get("type") == "image":
                 self.image_reviewed.emit(ImageReview.from_dict(event))
+            elif event.get("type") == "queue":
+                self.described.emit(event)
 
     @Slot(int, QProcess.ExitStatus)
     def _on_process_finished(self, code: int, status: QProcess.ExitStatus) -> None:

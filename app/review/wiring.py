@@ -11,9 +11,12 @@ from pathlib import Path
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import QLabel, QStackedWidget
 
+from detr_core.review.config import ReviewConfig
+
 from .dismissals import Dismissals
 from .dock import ReviewWidget
 from .job import ReviewJob
+from .loop_recorder import LoopRecorder
 
 KEYS = {Qt.Key.Key_A: "fix", Qt.Key.Key_D: "dismiss", Qt.Key.Key_N: "next"}
 
@@ -48,7 +51,9 @@ class ReviewUi(QObject):
         self.dock = window.add_dock(self.stack, "Review", Qt.DockWidgetArea.RightDockWidgetArea, "review")
         self.panel: ReviewWidget | None = None
         self.job: ReviewJob | None = None
+        self.unlabelled_job: ReviewJob | None = None  # then the images the file has no record of
         self._out = Path(tempfile.mkdtemp(prefix="detr-review-")) / "findings.json"
+        self.loop = LoopRecorder(window)  # what became of the accepted pre-labels, on each save
         window.actions["review_queue"].triggered.connect(self.start)
         window.menu("&Model").addAction(window.actions["review_queue"])
 
@@ -58,26 +63,34 @@ class ReviewUi(QObject):
             return self._say("Open annotations and load a model first: the queue compares them.")
         if doc.path is None or self.state.is_dirty():
             return self._say("Save first (Ctrl+S): the review queue scores the saved labels.")
-        if self.job is not None:
-            self.job.cancel()
+        self._cancel_jobs()
         dismissals_path = doc.path.with_name(doc.path.name + ".dismissed.json")
         try:
             dismissals = Dismissals(dismissals_path)
         except Exception as e:  # noqa: BLE001 - the dismissals file is the user's; say so and go on
             self._say(str(e))
             dismissals = Dismissals()
+        cfg = self.panel.settings.config() if self.panel is not None else ReviewConfig()  # "next run": this one
         if self.panel is not None:
             self.stack.removeWidget(self.panel)
             self.panel.deleteLater()
         self.panel = ReviewWidget(model.info.key, dismissals, doc.image_root)
+        self.panel.settings.set_config(cfg)
         self.panel.tree.installEventFilter(_DockKeys(self.panel))
         self.panel.finding_selected.connect(self._on_panel_finding_selected)
         self.panel.fix_requested.connect(self._on_panel_fix_requested)
+        self.panel.unlabelled_selected.connect(self._on_panel_unlabelled_selected)
         self.stack.addWidget(self.panel)
         self.stack.setCurrentWidget(self.panel)
-        self.job = ReviewJob(model.info.source, self._out, json_path=doc.path, images=doc.image_root, parent=self)
+        self.job = ReviewJob(model.info.source, self._out, json_path=doc.path, images=doc.image_root, cfg=cfg,
+                             parent=self)
+        for row in self.state.images.clear_review_scores():  # blank until each result arrives
+            self.state.image_changed.emit(row)
+        self.job.described.connect(self.panel.describe)
+        self.job.image_reviewed.connect(self._on_job_image_reviewed)
         self.job.image_reviewed.connect(self.panel.add_review)
-        self.job.finished.connect(lambda path: self._say(f"Review queue ready ({path})."))
+        self.job.finished.connect(self._on_job_finished)
+        self.job.failed.connect(self.panel.show_failure)
         self.job.failed.connect(lambda message: self._say(f"Review: {message}"))
         self.job.start()
         self.dock.show()
@@ -92,9 +105,34 @@ class ReviewUi(QObject):
 
     def shutdown(self) -> None:
         """The window closes: a running review child process ends with it."""
-        if self.job is not None:
-            self.job.cancel()
-            self.job.process.waitForFinished(5000)
+        for job in self._cancel_jobs():
+            job.process.waitForFinished(5000)
+
+    def _cancel_jobs(self) -> list[ReviewJob]:
+        jobs = [j for j in (self.job, self.unlabelled_job) if j is not None]
+        for job in jobs:
+            job.cancel()
+        self.unlabelled_job = None
+        return jobs
+
+    def _on_job_finished(self, path: str) -> None:
+        """The labelled queue is ready; the listed images the file has no record of are ranked
+        next by the model's doubt (the Unlabelled tab), in a second child process."""
+        images = [e.path for e in self.state.images if e.image_id is None and e.error is None]
+        if not images or self.panel is None or self.state.model.info is None:
+            self._say(f"Review queue ready ({path}).")
+            return
+        listing = self._out.with_name("unlabelled.txt")
+        listing.write_text("".join(p + "\n" for p in images), encoding="utf-8")  # a line a path: small
+        job = self.unlabelled_job = ReviewJob(self.state.model.info.source, self._out.with_name("unlabelled.json"),
+                                              image_list=listing, cfg=self.panel.settings.config(), parent=self)
+        panel = self.panel
+        job.image_reviewed.connect(panel.add_review)
+        job.finished.connect(lambda out: (panel.rank_unlabelled(job.cfg),
+                                          self._say(f"Review queue ready ({path}); unlabelled images ranked ({out}).")))
+        job.failed.connect(lambda message: self._say(f"Review of the unlabelled images: {message}"))
+        job.start()
+        self._say(f"Review queue ready ({path}); ranking {len(images)} unlabelled image(s)…")
 
     def _say(self, text: str) -> bool:
         self.state.message.emit(text)
@@ -103,6 +141,13 @@ class ReviewUi(QObject):
     def _row(self, review) -> int | None:
         return self.state.images.row_of_image(review.image_id) if review.image_id is not None else None
 
+    def _on_job_image_reviewed(self, review) -> None:
+        """The image list's Review column fills as each image's result arrives."""
+        row = self._row(review)
+        if row is not None:
+            self.state.images.set_review_score(row, review.score if review.status == "scored" else None)
+            self.state.image_changed.emit(row)  # its row in the image list
+
     def _on_panel_finding_selected(self, review, finding) -> None:
         row = self._row(review)
         if row is not None:
@@ -110,6 +155,22 @@ class ReviewUi(QObject):
                 self.state.go_to(row)
             if finding is not None and finding.annotation_id is not None:
                 self.state.set_selection([finding.annotation_id])
+            if finding is not None and finding.query is not None:
+                self._show_query(finding.query)
+
+    def _show_query(self, query: int) -> None:
+        """The query behind the finding, selected in the attention dock's query list (its class
+        scores) with its cross-attention over the image (the heatmap, decoder mode). The query
+        list keeps the selection while the image's detections arrive."""
+        view = self.state.model.prediction_view
+        if not view.view.visible or view.view.mode != "decoder":
+            view.set_view(visible=True, mode="decoder")
+        view.select_query(query)
+
+    def _on_panel_unlabelled_selected(self, review) -> None:
+        row = self.state.row_of_path(review.file_name)
+        if row is not None and row != self.state.current_row:
+            self.state.go_to(row)
 
     def _on_panel_fix_requested(self, review, finding) -> None:
         row = self._row(review)

@@ -10,10 +10,29 @@ from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QPushButton, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
+from detr_core.errors import DatasetError
+from detr_core.review.loop import LoopStats, read_loop_stats
+
 from .metrics_table import percent
 from .runs import RunRecord
 
-_COLUMNS = ("Run", "Status", "Epochs", "Steps", "Loss", "AP", "AP50", "AP75", "Images", "Started", "Base")
+_COLUMNS = ("Run", "Status", "Epochs", "Steps", "Loss", "AP", "AP50", "AP75", "Images", "Started", "Base", "Loop")
+LOOP = _COLUMNS.index("Loop")  # what the user kept of the run's pre-labels (RUN_DIR/review_loop.json)
+
+
+def loop_cell(run_dir: Path) -> tuple[str, str]:
+    """(cell, tooltip): accepted unchanged of all pre-labels, and every count per model version."""
+    try:
+        versions = read_loop_stats(run_dir)
+    except DatasetError as e:
+        return "?", str(e)
+    if not versions:
+        return "", ""
+    total = sum(versions.values(), LoopStats())
+    lines = [f"{v}: {s.prelabels} pre-labels on {s.images} images: {s.accepted} accepted unchanged, "
+             f"{s.moved} moved, {s.reclassified} reclassified, {s.deleted} deleted; {s.added} added by hand"
+             for v, s in sorted(versions.items())]
+    return f"{total.accepted}/{total.prelabels} kept", "\n".join(lines)
 
 
 def _cells(record: RunRecord, live: bool) -> list[str]:
@@ -70,7 +89,8 @@ class RunHistoryWidget(QWidget):
         runs, live = self.training.runs, self.training.record if self.training.job is not None else None
         self.table.setRowCount(len(runs))
         for r, record in enumerate(runs):
-            for c, text in enumerate(_cells(record, record is live)):
+            loop_text, loop_tip = loop_cell(record.run_dir)
+            for c, text in enumerate(_cells(record, record is live) + [loop_text]):
                 item = QTableWidgetItem(text)
                 if c == 0:
                     item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
@@ -78,6 +98,8 @@ class RunHistoryWidget(QWidget):
                                        else Qt.CheckState.Unchecked)
                     item.setData(Qt.ItemDataRole.UserRole, str(record.run_dir))
                     item.setToolTip(str(record.run_dir) + (f"\n{record.message}" if record.message else ""))
+                if c == LOOP:
+                    item.setToolTip(loop_tip or "No pre-labels of this run's model saved yet")
                 self.table.setItem(r, c, item)
             if self.training.selected is not None and record.run_dir == self.training.selected.run_dir:
                 self.table.selectRow(r)

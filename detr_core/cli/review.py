@@ -27,6 +27,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", type=Path, help="COCO instances file to review (without it: rank --images unlabelled)")
     p.add_argument("--images", type=Path, help="its image folder (default: found next to it), or the unlabelled folder")
     p.add_argument("--out", "-o", type=Path, required=True, help="findings JSON to write")
+    p.add_argument("--image-list", type=Path, help="unlabelled: a text file naming the images to rank, one path a line "
+                                                     "(instead of a folder)")
     p.add_argument("--previous", help="unlabelled: the previous model, for the disagreement term")
     p.add_argument("--folds", type=int, help="cross-fit: train K fold models, each scores its held-out fold")
     p.add_argument("--fold-train", help="cross-fit: options for `train` (quoted), e.g. "
@@ -38,7 +40,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--top", type=int, default=10, help="show this many images on stderr (default 10)")
     p.add_argument("--jsonl", action="store_true",
                    help="also stream each image's review on stdout as it arrives, one JSON object a line "
-                        "({\"type\": \"image\", ...}; last {\"type\": \"done\", \"counts\": ...}), for a GUI")
+                        "(first {\"type\": \"queue\", \"honesty\", \"class_mapping\"}, then {\"type\": \"image\", ...}; "
+                        "last {\"type\": \"done\", \"counts\": ...}), for a GUI")
     p.set_defaults(func=run)
 
 
@@ -75,8 +78,10 @@ def run(args: argparse.Namespace) -> int:
     from ..review import api
 
     cfg = parse_settings(args.set)
-    if args.json is None and args.images is None:
-        raise WorkbenchError("give --json (labelled review) or --images (unlabelled ranking)")
+    if args.json is None and args.images is None and args.image_list is None:
+        raise WorkbenchError("give --json (labelled review) or --images / --image-list (unlabelled ranking)")
+    if args.image_list is not None and args.json is not None:
+        raise WorkbenchError("--image-list ranks unlabelled images: give it without --json")
     if args.folds is not None and args.json is None:
         raise WorkbenchError("--folds needs --json: cross-fitting scores labelled images")
     if args.batch_size < 1:
@@ -89,13 +94,15 @@ def run(args: argparse.Namespace) -> int:
         bar.refresh()
 
     stream = _stream if args.jsonl else None
-    common = dict(cfg=cfg, device=args.device, batch_size=args.batch_size, on_progress=progress, on_image=stream)
+    common = dict(cfg=cfg, device=args.device, batch_size=args.batch_size, on_progress=progress, on_image=stream,
+                  on_start=_stream_start if args.jsonl else None)
     if args.folds is not None:
         queue = _crossfit(args, cfg, progress, stream)
     elif args.json is not None:
         queue = api.review_labelled(args.checkpoint, args.json, args.images, **common)
     else:
-        queue = api.review_unlabelled(args.checkpoint, args.images, previous=args.previous, **common)
+        images = _image_list(args.image_list) if args.image_list is not None else args.images
+        queue = api.review_unlabelled(args.checkpoint, images, previous=args.previous, **common)
     bar.close()
     queue.write(args.out)
     if args.jsonl:
@@ -104,11 +111,26 @@ def run(args: argparse.Namespace) -> int:
     return 1 if queue.failed else 0
 
 
+def _image_list(path: Path) -> list[Path]:
+    from ..errors import WorkbenchError
+
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise WorkbenchError(f"{path}: cannot read the image list ({getattr(e, 'strerror', None) or e})") from None
+    return [Path(line.strip()) for line in lines if line.strip()]
+
+
 def _emit(event: dict) -> None:
     import json
 
     sys.stdout.write(json.dumps(event) + "\n")
     sys.stdout.flush()
+
+
+def _stream_start(queue) -> None:
+    _emit({"type": "queue", "kind": queue.kind, "model": queue.model, "honesty": queue.honesty.to_dict(),
+           "class_mapping": queue.class_mapping})
 
 
 def _stream(review) -> None:

@@ -17,6 +17,7 @@ from .queue import ImageReview, ReviewQueue
 from .scan import Progress, ShouldStop
 
 OnImage = Callable[[ImageReview], None]
+OnStart = Callable[[ReviewQueue], None]  # the queue, still empty: its honesty and class mapping
 
 
 def _detector(checkpoint, device: str, precision: str):
@@ -32,9 +33,10 @@ def _detector(checkpoint, device: str, precision: str):
 def review_labelled(checkpoint: str | Path, coco_json: str | Path, image_root: str | Path | None = None, *,
                     cfg: ReviewConfig = ReviewConfig(), device: str = "auto", precision: str = "fp32",
                     batch_size: int = 4, on_image: OnImage | None = None, on_progress: Progress | None = None,
-                    should_stop: ShouldStop | None = None) -> ReviewQueue:
+                    should_stop: ShouldStop | None = None, on_start: OnStart | None = None) -> ReviewQueue:
     """Findings on every image of a COCO file, ranked. Raises DatasetError for a file that cannot
-    be used; images that fail to load are listed in `queue.failed`."""
+    be used, or whose categories none of the model's classes maps to (by id or by name); images
+    that fail to load are listed in `queue.failed`."""
     from ..coco.io import read_coco
     from ..errors import DatasetError
 
@@ -44,12 +46,16 @@ def review_labelled(checkpoint: str | Path, coco_json: str | Path, image_root: s
     detector, metadata = _detector(checkpoint, device, precision)
     coco = loaded.data
     mapping = ClassMapping.build(detector.class_names, coco.get("categories", []), detector.category_ids)
+    mapping.require_some(coco_json)
     honesty = check_honesty(metadata, coco.get("images", []), Path(coco_json))
     queue = ReviewQueue("labelled", detector.description, honesty, mapping.note, cfg)
+    if on_start:
+        on_start(queue)
     from .labelled import iter_labelled
 
     for review in iter_labelled(detector, coco, loaded.image_root, cfg, mapping=mapping, honesty=honesty,
-                                batch_size=batch_size, on_progress=on_progress, should_stop=should_stop):
+                                batch_size=batch_size, on_progress=on_progress, should_stop=should_stop,
+                                where=coco_json):
         queue.add(review)
         if on_image:
             on_image(review)
@@ -60,7 +66,7 @@ def review_unlabelled(checkpoint: str | Path, images: str | Path | Sequence[str 
                       previous: str | Path | None = None, cfg: ReviewConfig = ReviewConfig(),
                       device: str = "auto", precision: str = "fp32", batch_size: int = 4,
                       on_image: OnImage | None = None, on_progress: Progress | None = None,
-                      should_stop: ShouldStop | None = None) -> ReviewQueue:
+                      should_stop: ShouldStop | None = None, on_start: OnStart | None = None) -> ReviewQueue:
     """Unlabelled images (a folder, searched recursively, or a list of files) ranked by the
     model's uncertainty, near-duplicates spread out. `previous`: the previous model's checkpoint,
     for the disagreement term."""
@@ -76,6 +82,8 @@ def review_unlabelled(checkpoint: str | Path, images: str | Path | Sequence[str 
     queue = ReviewQueue("unlabelled", detector.description,
                         Honesty("out-of-sample", "unlabelled images: the model cannot have fitted labels they do not have"),
                         "", cfg)
+    if on_start:
+        on_start(queue)
     for review in iter_unlabelled(detector, paths, cfg, previous=before, root=root, batch_size=batch_size,
                                   on_progress=on_progress, should_stop=should_stop):
         queue.add(review)

@@ -104,11 +104,14 @@ class _Queries:
 
 
 def find_issues(labels: ImageLabels, preds: ImagePredictions, class_names: list[str],
-                cfg: ReviewConfig = ReviewConfig()) -> tuple[list[Finding], float]:
+                cfg: ReviewConfig = ReviewConfig(), classes: frozenset[int] | None = None
+                ) -> tuple[list[Finding], float]:
     """(findings, image quality in 0..1: 1 = labels look right). `class_names` [K]: the model's.
+    `classes`: the model classes mapped to the file's categories (None: all); predictions of the
+    others claim nothing (no missing box, no class swap).
     Quality: cleanlab's per-type softmin pooling of the box scores, then their geometric mean."""
     known = np.nonzero(labels.known)[0]
-    per_class, row_query = preds.to_cleanlab(cfg.min_score, cfg.merge_iou)
+    per_class, row_query = preds.to_cleanlab(cfg.min_score, cfg.merge_iou, classes)
     lab = {"bboxes": labels.boxes_xyxy[known].astype(np.float64).reshape(-1, 4), "labels": labels.classes[known]}
     # cleanlab floors its scores at the smallest box similarity of the whole data set; a fixed
     # floor keeps each image's scores its own (an image's own minimum can be large: one object).
@@ -132,6 +135,7 @@ def find_issues(labels: ImageLabels, preds: ImagePredictions, class_names: list[
     queries = _Queries(preds, class_names)
     matched = matched_queries(labels, preds)
     names = preds.labels
+    allowed = np.ones(len(names), bool) if classes is None else np.isin(names, sorted(classes))
     ious = iou_matrix(labels.boxes_xyxy, preds.boxes_xyxy)  # [L, Q]
     findings = _label_pair_findings(labels, class_names, cfg)
     paired = {f.annotation_id for f in findings}
@@ -143,7 +147,7 @@ def find_issues(labels: ImageLabels, preds: ImagePredictions, class_names: list[
         if swap[j] < cfg.swap_max_quality and base["annotation_id"] not in paired:
             # the fix: the other-class query on this box (cleanlab saw duplicates merged, so a
             # query itself may be below `confident`; it must be usable and on the box)
-            other = np.nonzero((names != k) & (preds.scores > cfg.usable) & (ious[i] >= cfg.touch_iou))[0]
+            other = np.nonzero((names != k) & allowed & (preds.scores > cfg.usable) & (ious[i] >= cfg.touch_iou))[0]
             if len(other):
                 q = int(other[np.argmax(ious[i, other])])
                 model_class = class_names[int(names[q])]

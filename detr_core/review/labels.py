@@ -5,6 +5,8 @@ The mapping: when the checkpoint records each class's dataset category id (metad
 "category_ids") and those ids carry the same names in the file, by id; otherwise by name (compared
 without case, spaces/underscores/hyphens alike). A category the model does not know is listed, and
 its boxes are kept out of the model-based checks (only the label-only conflict check sees them).
+A model class no category maps to gives no findings (its predictions are not about this file's
+classes); when no class maps at all, the review refuses (`require_some`).
 """
 from __future__ import annotations
 
@@ -26,6 +28,8 @@ class ClassMapping:
     how: str  # "ids" | "names"
     unknown: tuple[str, ...] = ()  # file categories the model has no class for
     note: str = ""  # said on the queue when the mapping is not the identity
+    unmatched: tuple[str, ...] = ()  # model classes no file category maps to (no findings of theirs)
+    model_classes: int = 0  # K, the model's classes
 
     @classmethod
     def build(cls, model_names: Sequence[str], categories: Sequence[dict],
@@ -46,14 +50,35 @@ class ClassMapping:
             how = "names"
         unknown = tuple(name for cid, name in sorted(by_id.items()) if cid not in to_model)
         to_category = {k: cid for cid, k in to_model.items()}
+        unmatched = tuple(str(name) for k, name in enumerate(model_names) if k not in to_category)
         note = ""
-        if how == "names" or unknown:
-            note = (f"model classes matched to the file's categories by {'name' if how == 'names' else 'id'}: "
-                    f"{len(to_model)} of {len(by_id)} categories")
+        if how == "names" or unknown or unmatched:
+            note = (f"model classes mapped by {'name' if how == 'names' else 'id'}: "
+                    f"{len(to_category)} of {len(model_names)}")
+            if unmatched:
+                note += f"; unmatched: {_listed(unmatched)} (no findings from them)"
             if unknown:
-                shown = ", ".join(unknown[:5]) + (" ..." if len(unknown) > 5 else "")
-                note += f"; not known to the model (not checked against it): {shown}"
-        return cls(to_model, to_category, how, unknown, note)
+                note += f"; file categories the model does not know (not checked against it): {_listed(unknown)}"
+        return cls(to_model, to_category, how, unknown, note, unmatched, len(model_names))
+
+    @property
+    def mapped_classes(self) -> frozenset[int]:
+        """The model classes that have a file category: the only ones findings may come from."""
+        return frozenset(self.to_category)
+
+    def require_some(self, where) -> None:
+        """Raise DatasetError naming `where` (the COCO file) when no model class maps to a category:
+        every finding would be about classes the file does not have."""
+        from ..errors import DatasetError
+
+        if not self.to_category:
+            raise DatasetError(f"{where}: none of the model's {self.model_classes} classes "
+                               f"({_listed(self.unmatched)}) matches a category of the file "
+                               f"({_listed(self.unknown) or 'none'}) by id or by name; nothing to review")
+
+
+def _listed(names: Sequence[str], most: int = 5) -> str:
+    return ", ".join(names[:most]) + (" ..." if len(names) > most else "")
 
 
 @dataclass

@@ -80,7 +80,8 @@ class ImagePredictions:
         boxes = np.asarray(self.layer_boxes_cxcywh, dtype=np.float64)
         return np.abs(boxes[:-1] - boxes[-1]).mean(-1).mean(0)
 
-    def to_cleanlab(self, min_score: float, merge_iou: float = 0.0) -> tuple[list[np.ndarray], np.ndarray]:
+    def to_cleanlab(self, min_score: float, merge_iou: float = 0.0,
+                    classes: frozenset[int] | None = None) -> tuple[list[np.ndarray], np.ndarray]:
         """cleanlab's prediction format: a list over the K classes of [M_k, 5] arrays
         (x1, y1, x2, y2 pixels, p), every query's argmax class with p >= min_score; and [M] the
         query of each row, in the order cleanlab concatenates them (class by class).
@@ -95,6 +96,8 @@ class ImagePredictions:
         per_class, queries = [], []
         for k in range(self.num_classes):
             q = np.nonzero((labels == k) & (scores >= min_score))[0]
+            if classes is not None and k not in classes:
+                q = q[:0]
             q = q[np.argsort(-scores[q], kind="stable")]
             p = scores[q].copy()
             if merge_iou > 0 and len(q) > 1:

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 
 from detr_core.data.synthetic import write_dataset
 from detr_core.review import ReviewConfig, inject_mistakes
@@ -89,3 +90,50 @@ def test_settings_show_every_default(qtbot):
     widget.settings.editors["confident"].setValue(0.9)
     assert widget.settings.config().confident == 0.9
     assert widget.settings.editors["confident"].toolTip() == "default 0.8"
+
+
+def _renamed(folder: Path, names: dict) -> Path:
+    """Two bundled samples whose file keeps only the categories in `names` ({old: new}), renumbered
+    (ids 100..), with their boxes."""
+    from sample_helpers import sample_subset
+
+    path, gt = sample_subset(folder, 2)
+    keep = {c["id"]: names[c["name"]] for c in gt["categories"] if c["name"] in names}
+    gt["categories"] = [{"id": 100 + cid, "name": new} for cid, new in keep.items()]
+    gt["annotations"] = [dict(a, category_id=100 + a["category_id"]) for a in gt["annotations"]
+                         if a["category_id"] in keep]
+    path.write_text(json.dumps(gt))
+    return path
+
+
+def _run(qtbot, widget: ReviewWidget, path: Path, out: Path) -> ReviewJob:
+    job = ReviewJob(DEMO, out, json_path=path, images=path.parent / "images")
+    job.described.connect(widget.describe)
+    job.image_reviewed.connect(widget.add_review)
+    job.failed.connect(widget.show_failure)
+    ended = []
+    job.finished.connect(ended.append)
+    job.failed.connect(ended.append)
+    job.start()
+    qtbot.waitUntil(lambda: bool(ended), timeout=600_000)  # done or refused, whichever comes
+    return job
+
+
+def test_dock_says_how_the_models_classes_were_mapped_and_refuses_when_none_map(qtbot, tmp_path):
+    widget = ReviewWidget("demo")
+    qtbot.addWidget(widget)
+    three = _renamed(tmp_path / "three", {"circle": "Circle", "square": "square", "triangle": "triangle"})
+    _run(qtbot, widget, three, tmp_path / "three.json")
+    assert "model classes mapped by name: 3 of 5; unmatched: star, cross" in widget.notice.text()
+    assert widget.images()  # the queue filled
+    shown = [widget.tree.topLevelItem(i).child(j).data(0, Qt.ItemDataRole.UserRole)[1]
+             for i in range(widget.tree.topLevelItemCount()) for j in range(widget.tree.topLevelItem(i).childCount())]
+    assert not {f.model_class for f in shown} & {"star", "cross"}
+
+    refused = ReviewWidget("demo")
+    qtbot.addWidget(refused)
+    animals = _renamed(tmp_path / "animals", {"circle": "dog", "square": "cat"})
+    _run(qtbot, refused, animals, tmp_path / "animals.json")
+    text = refused.notice.text()
+    assert "\n" not in text and str(animals) in text and "none of the model's 5 classes" in text
+    assert refused.images() == [] and not (tmp_path / "animals.json").exists()

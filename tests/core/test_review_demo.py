@@ -115,8 +115,9 @@ def test_cli_labelled_review_lists_a_broken_image_and_maps_classes(synthetic, tm
     captured = capsys.readouterr()
     err = captured.err
     events = [json.loads(line) for line in captured.out.splitlines()]
-    assert [e["type"] for e in events] == ["image"] * 5 + ["done"]  # streamed as they arrive, in file order
-    assert [e["file_name"] for e in events[:5]] == [im["file_name"] for im in coco["images"]]
+    assert [e["type"] for e in events] == ["queue"] + ["image"] * 5 + ["done"]  # as they arrive, in file order
+    assert "by name" in events[0]["class_mapping"] and events[0]["honesty"]["status"]
+    assert [e["file_name"] for e in events[1:6]] == [im["file_name"] for im in coco["images"]]
     assert events[-1]["counts"]["failed"] == 1
     assert code == 1  # one image could not be read
     data = json.loads(out.read_text())
@@ -204,3 +205,15 @@ def test_explain_shows_the_query_behind_a_missing_box(detector, synthetic):
     inside = why.attention[max(y0, 0):y1, max(x0, 0):x1].sum()
     share = (x1 - x0) * (y1 - y0) / why.attention.size
     assert why.attention.sum() == pytest.approx(1.0) and inside > 2 * share  # it looked at the object
+
+
+def test_cli_ranks_the_images_an_image_list_names(synthetic, tmp_path, capsys):
+    listing = tmp_path / "list.txt"
+    chosen = [synthetic / "images" / f"rev_{i:05d}.jpg" for i in (2, 0)]
+    listing.write_text("".join(f"{p}\n" for p in chosen) + "\n")
+    out = tmp_path / "queue.json"
+    assert main(["review", "-c", str(DEMO), "--image-list", str(listing), "--out", str(out), "--device", "cpu"]) == 0
+    data = json.loads(out.read_text())
+    assert data["kind"] == "unlabelled" and {r["file_name"] for r in data["images"]} == {p.as_posix() for p in chosen}
+    assert main(["review", "-c", str(DEMO), "--image-list", str(tmp_path / "nope.txt"), "--out", str(out)]) == 1
+    assert f"{tmp_path / 'nope.txt'}: cannot read the image list" in capsys.readouterr().err

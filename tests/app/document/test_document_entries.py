@@ -55,3 +55,16 @@ def test_size_mismatch_names_the_file_and_both_sizes(tmp_path):
                                          "the COCO record says 100x80")
     assert size_mismatch(images[1], doc) is None  # no record to compare with
     assert size_mismatch(ImageEntry("p", "p"), doc) is None
+
+
+def test_review_scores_order_the_rows_unreviewed_last_ties_in_list_order(tmp_path):
+    from app.document.image_order import ordered
+
+    doc, images = make_document(tmp_path, labelled=2, unlisted=3)
+    for row, score in ((0, 0.2), (1, 0.9), (3, 0.2), (4, 0.5)):
+        images.set_review_score(row, score)
+    key = lambda r: images[r].review_score
+    assert ordered(range(5), key, descending=True) == [1, 4, 0, 3, 2]  # row 2 not reviewed: last
+    assert ordered(range(5), key, descending=False) == [0, 3, 4, 1, 2]
+    assert images.clear_review_scores() == [0, 1, 3, 4]
+    assert [e.review_score for e in images] == [None] * 5 and ordered(range(5), key, True) == list(range(5))
