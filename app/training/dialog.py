@@ -301,7 +301,10 @@ class FineTuneDialog(QDialog):
     def _show_preflight_state(self, problems: list[str]) -> None:
         checking = self.preflight.is_running()
         result = self.preflight.result_for(self.form_key())
-        if not checking and self.preflight_view.isVisibleTo(self) and result is None and self.preflight.result:
+        shown = self.preflight_view.shown
+        if not checking and result is not None and shown is not result:
+            self.preflight_view.show_result(result)  # the form is back to the one checked
+        elif not checking and result is None and shown is not None and shown.status != "cancelled":
             self.preflight_view.show_stale()  # the form changed since the check
         anyway = result is not None and result.status in ("errors", "failed")
         self.start_button.setText(START_ANYWAY if anyway else START)

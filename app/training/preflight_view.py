@@ -39,7 +39,7 @@ class PreflightView(QWidget):
         self.findings = QListWidget()
         self.findings.setFixedHeight(LIST_HEIGHT)
         self.findings.setWordWrap(True)
-        self.findings.setAlternatingRowColors(False)
+        self.shown: PreflightResult | None = None  # the result on show (None: running, stale or none)
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
         top.addWidget(self.status, 1)
@@ -51,6 +51,7 @@ class PreflightView(QWidget):
         self.clear()
 
     def clear(self) -> None:
+        self.shown = None
         self.status.setText("")
         self.findings.clear()
         self.cancel_button.hide()
@@ -77,6 +78,7 @@ class PreflightView(QWidget):
             item.setToolTip(message)
             self.findings.addItem(item)
         self.findings.setVisible(bool(rows))
+        self.shown = result
         self.show()
 
     def show_stale(self) -> None:
