@@ -23,7 +23,7 @@ from ..user_data import runs_dir
 from .command import CONFIGS, DEVICES, RESOLUTIONS, TrainOptions, cuda_device_count
 from .expectation import StepTime
 from .expectation_view import ExpectationView
-from .form_rows import button, row
+from .form_rows import button, columns, row
 from .preflight_check import PreflightCheck, PreflightResult
 from .preflight_view import PreflightView
 from .snapshot import DataChoice, DataPlan, plan_data
@@ -73,11 +73,10 @@ class FineTuneDialog(QDialog):
         self.start_button = self.buttons.addButton(START, QDialogButtonBox.ButtonRole.AcceptRole)
         self.buttons.accepted.connect(self.start)
         self.buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        for group in (self.data_group, self.model_group, self.training_group):
-            layout.addWidget(group)
-        layout.addWidget(QLabel(f"Run folder (by default in your data folder: {runs_dir()})"))
-        layout.addWidget(row(self.run_dir, button("…", self._browse_run_dir)))
+        layout = QVBoxLayout(self)  # two columns: the dialog fits a 1366x768 screen
+        layout.addLayout(columns((self.data_group, QLabel(f"Run folder (by default in your data folder: {runs_dir()})"),
+                                  row(self.run_dir, button("…", self._browse_run_dir))),
+                                 (self.model_group, self.training_group)))
         layout.addWidget(self.problems)
         layout.addWidget(self.preflight_view)
         layout.addWidget(self.buttons)

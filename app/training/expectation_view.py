@@ -10,7 +10,7 @@ from .command import DataFiles, TrainOptions, train_command
 from .expectation import StepTime, expected_time, recipe_lines
 from .snapshot import DataPlan
 
-RECIPE_HEIGHT = 66  # px: about three lines, then it scrolls
+RECIPE_HEIGHT = 100  # px: about five lines, then it scrolls
 
 
 class ExpectationView:

@@ -1,7 +1,7 @@
 """Small builders for the fine-tune dialog's form rows."""
 from __future__ import annotations
 
-from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QPushButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
 
 def row(*widgets) -> QWidget:
@@ -18,3 +18,15 @@ def button(text: str, slot) -> QPushButton:
     b = QPushButton(text)
     b.clicked.connect(slot)
     return b
+
+
+def columns(*columns: tuple[QWidget, ...]) -> QHBoxLayout:
+    """Side-by-side columns of widgets, each topped up with a stretch (equal widths)."""
+    layout = QHBoxLayout()
+    for widgets in columns:
+        column = QVBoxLayout()
+        for w in widgets:
+            column.addWidget(w)
+        column.addStretch(1)
+        layout.addLayout(column, 1)
+    return layout

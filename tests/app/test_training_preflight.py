@@ -68,6 +68,8 @@ def test_errors_turn_start_into_start_anyway_and_only_that_press_starts(qtbot, t
     assert any(line.startswith("⚠ warning: ") for line in lines)  # the synthetic shapes' thin classes
     assert dialog.start_button.text() == START_ANYWAY and dialog.start_button.isEnabled()
     assert not dialog.preflight_view.cancel_button.isVisible()
+    for hint in (dialog.sizeHint(), dialog.minimumSizeHint()):  # the findings scroll: it fits 1366x768
+        assert hint.width() <= 1366 and hint.height() <= 768 - 40, hint
 
     dialog.resolution.setCurrentText("256")  # another form: the result does not stand for it
     dialog.refresh()
