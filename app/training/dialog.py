@@ -74,7 +74,7 @@ class FineTuneDialog(QDialog):
         self.buttons.accepted.connect(self.start)
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)  # two columns: the dialog fits a 1366x768 screen
-        layout.addLayout(columns((self.data_group, QLabel(f"Run folder (by default in your data folder: {runs_dir()})"),
+        layout.addLayout(columns((self.data_group, f"Run folder (by default in your data folder: {runs_dir()})",
                                   row(self.run_dir, button("…", self._browse_run_dir))),
                                  (self.model_group, self.training_group)))
         layout.addWidget(self.problems)
@@ -177,7 +177,7 @@ class FineTuneDialog(QDialog):
         self.gpus = gpus
         self.torchrun = QCheckBox(f"Use all {gpus} GPUs (torchrun)" if gpus > 1 else "torchrun (needs 2+ GPUs)")
         self.torchrun.setEnabled(gpus > 1)
-        self.overfit = QCheckBox("and a one-batch overfit of the model (~40 steps; it measures the time per step)")
+        self.overfit = QCheckBox("and a one-batch overfit (~40 steps; it times a step)")
         self.overfit.setChecked(True)
         self.expectation = ExpectationView()
         self.recipe, self.expected = self.expectation.recipe, self.expectation.expected

@@ -1,7 +1,7 @@
 """Small builders for the fine-tune dialog's form rows."""
 from __future__ import annotations
 
-from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
 
 def row(*widgets) -> QWidget:
@@ -20,12 +20,16 @@ def button(text: str, slot) -> QPushButton:
     return b
 
 
-def columns(*columns: tuple[QWidget, ...]) -> QHBoxLayout:
-    """Side-by-side columns of widgets, each topped up with a stretch (equal widths)."""
+def columns(*columns: tuple[QWidget | str, ...]) -> QHBoxLayout:
+    """Side-by-side columns of widgets, each topped up with a stretch (equal widths); a string
+    becomes a label that wraps (a long path never widens the dialog)."""
     layout = QHBoxLayout()
     for widgets in columns:
         column = QVBoxLayout()
         for w in widgets:
+            if isinstance(w, str):
+                w = QLabel(w)
+                w.setWordWrap(True)
             column.addWidget(w)
         column.addStretch(1)
         layout.addLayout(column, 1)
