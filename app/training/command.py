@@ -87,6 +87,21 @@ def train_command(run_dir: Path, data: DataFiles, options: TrainOptions, *, pyth
     return args
 
 
+def preflight_command(data: DataFiles, options: TrainOptions, *, overfit: bool = True,
+                      python: str | None = None) -> list[str]:
+    """`detr-workbench preflight --json` on the data, starting model and resolution `train_command`
+    would use (one JSON finding per line; exit 0 fine, 4 errors found, 1 the check failed).
+    `overfit`: with the one-batch overfit check (the slow part: it trains a few dozen steps)."""
+    o = options
+    args = [python or sys.executable, "-m", "detr_core", "preflight", "--json",
+            "--train-json", str(data.train_json), "--train-images", str(data.train_images)]
+    if data.val_json is not None:
+        args += ["--val-json", str(data.val_json), "--val-images", str(data.val_images or data.train_images)]
+    args += ["--checkpoint", o.checkpoint] if o.checkpoint else ["--config", o.config]
+    args += ["--resolution", o.resolution]
+    return args + ([] if overfit else ["--overfit-steps", "0"])  # on: the command's own step count
+
+
 def resume_command(run_dir: Path, *, device: str = "auto", gpus: int = 1, epochs: int | None = None,
                    python: str | None = None, jsonl: bool = True) -> list[str]:
     """Continue the run in `run_dir` exactly (its run.json names the data and model)."""

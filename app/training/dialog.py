@@ -1,39 +1,37 @@
 """The fine-tune dialog: what data goes in (the current annotations, optionally reviewed images
 only; a seeded split or a separate validation file), the starting model (the loaded one by
 default, or a preset from scratch), the training options, and the run folder. It shows how many
-images and boxes per class go in and refuses an unusable set with the reason."""
+images and boxes per class go in and refuses an unusable set with the reason; with "Train for N
+minutes" it shows the automatic recipe the run will choose, and the expected time in either mode.
+
+Start never skips the preflight (preflight_check.py, on the snapshot the run would use, in a child
+process; its lines: preflight_view.py). No errors: the run starts. Errors, or a check that failed:
+Start becomes "Start anyway", and only that second press starts the run. A result stands for its
+form: changed data, annotations, model or resolution make Start check again. The train command is
+not given --preflight: the dialog ran it, and asked."""
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
 from PySide6.QtCore import QTimer, Slot
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog,
-                               QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox,
-                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
+                               QGroupBox, QLabel, QLineEdit, QSpinBox, QTableWidget, QTableWidgetItem,
+                               QVBoxLayout)
 
 from ..user_data import runs_dir
 from .command import CONFIGS, DEVICES, RESOLUTIONS, TrainOptions, cuda_device_count
+from .expectation import StepTime
+from .expectation_view import ExpectationView
+from .form_rows import button, columns, row
+from .preflight_check import PreflightCheck, PreflightResult
+from .preflight_view import PreflightView
 from .snapshot import DataChoice, DataPlan, plan_data
 from .training_state import run_folder_problem
 
+START, START_ANYWAY = "Start Fine-tuning", "Start anyway"
 _VALIDATIONS = (("split", "Split off part of these images"), ("file", "A separate COCO file"),
                 ("none", "None (no mAP)"))
-
-
-def _row(*widgets) -> QWidget:
-    box = QWidget()
-    layout = QHBoxLayout(box)
-    layout.setContentsMargins(0, 0, 0, 0)
-    for w in widgets:
-        layout.addWidget(w, 1 if isinstance(w, QLineEdit) else 0)
-    return box
-
-
-def _button(text: str, slot) -> QPushButton:
-    button = QPushButton(text)
-    button.clicked.connect(slot)
-    return button
 
 
 def default_run_dir(doc) -> Path:
@@ -48,6 +46,8 @@ class FineTuneDialog(QDialog):
         self.setWindowTitle("Fine-tune on these annotations")
         self.state, self.training = state, state.training
         self.plan: DataPlan | None = None
+        self._edits, self._start_after_check = 0, False  # _edits: document edits (they void a preflight)
+        self._step_time: tuple[object, StepTime] | None = None  # (model part of the key, its measure)
         self._timer = QTimer(self)  # re-plans the data shortly after the last change
         self._timer.setSingleShot(True)
         self._timer.setInterval(150)
@@ -61,18 +61,29 @@ class FineTuneDialog(QDialog):
         self.run_dir.textChanged.connect(self._schedule_refresh)
         self.problems = QLabel()
         self.problems.setWordWrap(True)
+        self.preflight = PreflightCheck(self)
+        self.preflight_view = PreflightView()
+        self.preflight.started.connect(self._on_preflight_started)
+        self.preflight.finished.connect(self._on_preflight_finished)
+        self.preflight_view.cancel_requested.connect(self.preflight.cancel)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
-        self.start_button = self.buttons.addButton("Start Fine-tuning", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.check_button = self.buttons.addButton("Check data", QDialogButtonBox.ButtonRole.ActionRole)
+        self.check_button.setToolTip("Run the preflight now (Start runs it too, unless it ran on this form)")
+        self.check_button.clicked.connect(self.check_data)
+        self.start_button = self.buttons.addButton(START, QDialogButtonBox.ButtonRole.AcceptRole)
         self.buttons.accepted.connect(self.start)
         self.buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        for group in (self.data_group, self.model_group, self.training_group):
-            layout.addWidget(group)
-        layout.addWidget(QLabel(f"Run folder (by default in your data folder: {runs_dir()})"))
-        layout.addWidget(_row(self.run_dir, _button("…", self._browse_run_dir)))
+        layout = QVBoxLayout(self)  # two columns: the dialog fits a 1366x768 screen
+        layout.addLayout(columns((self.data_group, f"Run folder (by default in your data folder: {runs_dir()})",
+                                  row(self.run_dir, button("…", self._browse_run_dir))),
+                                 (self.model_group, self.training_group)))
         layout.addWidget(self.problems)
+        layout.addWidget(self.preflight_view)
         layout.addWidget(self.buttons)
         self.training.start_failed.connect(self._on_training_start_failed)
+        for signal in (state.annotations_changed, state.categories_changed, state.image_changed,
+                       state.document_opened):
+            signal.connect(self._on_document_edited)
         self.refresh()
 
     # -- set-up -----------------------------------------------------------------------------------
@@ -110,9 +121,9 @@ class FineTuneDialog(QDialog):
         form = QFormLayout(self.data_group)
         form.addRow(self.reviewed_only)
         form.addRow("Validation", self.validation)
-        form.addRow("Split", _row(self.val_fraction, QLabel("seed"), self.seed))
-        form.addRow("File", _row(self.val_json, _button("…", self._browse_val_json)))
-        form.addRow("Images", _row(self.val_images, _button("…", self._browse_val_images)))
+        form.addRow("Split", row(self.val_fraction, QLabel("seed"), self.seed))
+        form.addRow("File", row(self.val_json, button("…", self._browse_val_json)))
+        form.addRow("Images", row(self.val_images, button("…", self._browse_val_images)))
         form.addRow(self.summary)
         form.addRow(self.classes)
 
@@ -130,8 +141,8 @@ class FineTuneDialog(QDialog):
         self.checkpoint.textChanged.connect(self._schedule_refresh)
         self.model_group = QGroupBox("Model")
         form = QFormLayout(self.model_group)
-        form.addRow("Start from", _row(self.checkpoint, _button("…", self._browse_checkpoint)))
-        form.addRow(_row(self.from_scratch, self.config))
+        form.addRow("Start from", row(self.checkpoint, button("…", self._browse_checkpoint)))
+        form.addRow(row(self.from_scratch, self.config))
 
     def _setup_training(self) -> None:
         d = TrainOptions()
@@ -166,16 +177,29 @@ class FineTuneDialog(QDialog):
         self.gpus = gpus
         self.torchrun = QCheckBox(f"Use all {gpus} GPUs (torchrun)" if gpus > 1 else "torchrun (needs 2+ GPUs)")
         self.torchrun.setEnabled(gpus > 1)
+        self.overfit = QCheckBox("and a one-batch overfit (~40 steps; it times a step)")
+        self.overfit.setChecked(True)
+        self.expectation = ExpectationView()
+        self.recipe, self.expected = self.expectation.recipe, self.expectation.expected
         for w in (self.lr, self.lr_backbone):
             w.textChanged.connect(self._schedule_refresh)
+        for w in (self.timed, self.overfit, self.freeze_backbone, self.torchrun):
+            w.toggled.connect(self._schedule_refresh)
+        for w in (self.minutes, self.epochs, self.batch_size, self.workers):
+            w.valueChanged.connect(self._schedule_refresh)
+        for w in (self.resolution, self.device):
+            w.currentIndexChanged.connect(self._schedule_refresh)
         self.training_group = QGroupBox("Training")
         form = QFormLayout(self.training_group)
         self.recipe_note = QLabel("or set epochs, batch size and learning rates yourself:")
-        form.addRow("Length", _row(self.timed, self.minutes, self.recipe_note))
-        form.addRow("Epochs", _row(self.epochs, QLabel("batch size"), self.batch_size))
-        form.addRow("Learning rate", _row(self.lr, QLabel("backbone"), self.lr_backbone))
-        form.addRow("Resolution", _row(self.resolution, QLabel("device"), self.device, QLabel("workers"), self.workers))
-        form.addRow(_row(self.freeze_backbone, self.torchrun))
+        form.addRow("Length", row(self.timed, self.minutes, self.recipe_note))
+        form.addRow("Epochs", row(self.epochs, QLabel("batch size"), self.batch_size))
+        form.addRow("Learning rate", row(self.lr, QLabel("backbone"), self.lr_backbone))
+        form.addRow("Resolution", row(self.resolution, QLabel("device"), self.device, QLabel("workers"), self.workers))
+        form.addRow(row(self.freeze_backbone, self.torchrun))
+        form.addRow("Recipe", self.recipe)
+        form.addRow("Expected", self.expected)
+        form.addRow("Before start", row(QLabel("data checks,"), self.overfit))
         self._on_timed_toggled(self.timed.isChecked())
 
     @Slot(bool)
@@ -184,8 +208,9 @@ class FineTuneDialog(QDialog):
         self.minutes.setEnabled(on)
         for w in (self.epochs, self.batch_size, self.lr, self.lr_backbone):
             w.setEnabled(not on)
-        self.recipe_note.setText("the automatic recipe chooses the rest (printed at start)" if on
+        self.recipe_note.setText("the automatic recipe chooses the rest (below)" if on
                                  else "epochs, batch size and learning rates as set below")
+        self.training_group.layout().setRowVisible(self.recipe, on)
 
     # -- reading the form ---------------------------------------------------------------------------
     def choice(self) -> DataChoice:
@@ -227,8 +252,9 @@ class FineTuneDialog(QDialog):
         self.plan = plan_data(doc.data, doc.image_root, choice) if doc is not None else None
         problems = list(self.plan.problems) if self.plan is not None else ["Open annotations first."]
         warnings = list(self.plan.warnings) if self.plan is not None else []
+        options = None
         try:
-            self.options()
+            options = self.options()
         except ValueError as e:
             problems.append(f"Learning rate: {e}.")
         if not self.from_scratch.isChecked() and not self.checkpoint.text().strip():
@@ -237,6 +263,8 @@ class FineTuneDialog(QDialog):
         folder_problem = run_folder_problem(Path(run_dir)) if run_dir else "Choose a run folder."
         problems += [folder_problem] if folder_problem else []
         self._show_plan(problems, warnings)
+        self._show_expectations(options)
+        self._show_preflight_state(problems)
 
     def _show_plan(self, problems: list[str], warnings: list[str]) -> None:
         plan = self.plan
@@ -250,8 +278,39 @@ class FineTuneDialog(QDialog):
         lines = [f"<span style='color:#b00020'>✖ {p}</span>" for p in problems]
         lines += [f"<span style='color:#8a6d00'>⚠ {w}</span>" for w in warnings]
         self.problems.setText("<br>".join(lines))
-        self.start_button.setEnabled(not problems)
-        self.start_button.setToolTip(problems[0] if problems else "")
+
+    def form_key(self) -> tuple:
+        """What a preflight result stands for: (the data, the model and its resolution)."""
+        scratch = self.from_scratch.isChecked()
+        model = (None if scratch else self.checkpoint.text().strip(), self.config.currentText() if scratch else None,
+                 self.resolution.currentText())
+        return (self.choice(), id(self.state.document), self._edits, self.overfit.isChecked()), model
+
+    def _show_expectations(self, options: TrainOptions | None) -> None:
+        """The recipe the run will choose (timed) and how long it should take."""
+        if options is None or self.plan is None or not self.plan.train_ids:
+            return self.expectation.clear()
+        info = self.state.model.info
+        names = info.class_names if info is not None and info.source == options.checkpoint else None
+        measured = self._step_time
+        step = measured[1] if measured is not None and measured[0] == self.form_key()[1] else None
+        on_gpu = options.device.startswith("cuda") or (options.device == "auto" and self.gpus > 0)
+        self.expectation.show(self.plan, options, names, step, on_gpu)
+
+    def _show_preflight_state(self, problems: list[str]) -> None:
+        checking = self.preflight.is_running()
+        result = self.preflight.result_for(self.form_key())
+        shown = self.preflight_view.shown
+        if not checking and result is not None and shown is not result:
+            self.preflight_view.show_result(result)  # the form is back to the one checked
+        elif not checking and result is None and shown is not None and shown.status != "cancelled":
+            self.preflight_view.show_stale()  # the form changed since the check
+        anyway = result is not None and result.status in ("errors", "failed")
+        self.start_button.setText(START_ANYWAY if anyway else START)
+        self.start_button.setEnabled(not problems and not checking)
+        self.check_button.setEnabled(not problems and not checking)
+        self.start_button.setToolTip(problems[0] if problems else "Checking the data…" if checking else
+                                     "The preflight found errors: start anyway" if anyway else "")
 
     @Slot(bool)
     def _on_from_scratch_toggled(self, on: bool) -> None:
@@ -261,12 +320,56 @@ class FineTuneDialog(QDialog):
     # -- actions ------------------------------------------------------------------------------------
     @Slot()
     def start(self) -> None:
+        """Check first (the preflight), unless it ran on this very form; then start the run."""
         self._timer.stop()
         self.refresh()
         if not self.start_button.isEnabled():
             return
+        if self.preflight.result_for(self.form_key()) is None:
+            self._check(then_start=True)
+            return
+        self._launch()
+
+    @Slot()
+    def check_data(self) -> None:
+        self._timer.stop()
+        self.refresh()
+        if self.check_button.isEnabled():
+            self._check(then_start=False)
+
+    def _check(self, then_start: bool) -> None:
+        doc = self.state.document
+        self._start_after_check = then_start
+        self.preflight.start(self.form_key(), doc.to_json(), doc.image_root, self.choice(), self.options(),
+                             overfit=self.overfit.isChecked())
+
+    def _launch(self) -> None:
         if self.training.start(Path(self.run_dir.text().strip()), self.options(), self.choice()):
             self.accept()
+
+    @Slot()
+    def _on_preflight_started(self) -> None:
+        self.preflight_view.show_running()
+        self.refresh()
+
+    @Slot(object)
+    def _on_preflight_finished(self, result: PreflightResult) -> None:
+        self.preflight_view.show_result(result)
+        step = StepTime.of(result.measured)
+        if step is not None:
+            self._step_time = (result.key[1], step)
+        self.refresh()
+        if result.status == "passed" and self._start_after_check and result.key == self.form_key():
+            self._launch()
+
+    @Slot()
+    def _on_document_edited(self, *_args) -> None:
+        self._edits += 1
+        self._schedule_refresh()
+
+    def done(self, code: int) -> None:
+        self.preflight.shutdown()  # a check still running is killed: nothing outlives the dialog
+        super().done(code)
 
     @Slot(str)
     def _on_training_start_failed(self, message: str) -> None:

@@ -54,6 +54,7 @@ class DataPlan:
     classes: list[ClassCount] = field(default_factory=list)
     train_boxes: int = 0
     val_boxes: int = 0
+    max_boxes: int = 0  # most boxes in one training image
     val_images: int = 0
     val_document: CocoDocument | None = None  # validation == "file"
     problems: list[str] = field(default_factory=list)  # any: the job is refused
@@ -163,6 +164,7 @@ def _plan_val_file(plan: DataPlan, choice: DataChoice) -> None:
 def _count(plan: DataPlan, doc: CocoDocument) -> None:
     counts = {c["id"]: ClassCount(c["name"]) for c in doc.categories}
     val = set(plan.val_ids)
+    per_image: dict[int, int] = {}
     for ann in doc.annotations:
         c = counts.get(ann["category_id"])
         if c is None:
@@ -171,6 +173,8 @@ def _count(plan: DataPlan, doc: CocoDocument) -> None:
             c.val_boxes += 1
         else:
             c.train_boxes += 1
+            per_image[ann["image_id"]] = per_image.get(ann["image_id"], 0) + 1
+    plan.max_boxes = max(per_image.values(), default=0)
     if plan.val_document is not None:
         by_name = {c.name: c for c in counts.values()}
         for ann in plan.val_document.annotations:

@@ -187,6 +187,15 @@ def _with_recipe(args, cfg, data, start, from_scratch: bool):
     return recipe.config, recipe.lines
 
 
+def recipe_inputs(argv: list[str], from_scratch: bool) -> tuple[dict, object]:
+    """(given, base TrainConfig) that --recipe auto hands to recipe.choose for these `train`
+    arguments (without the leading "train"): the fine-tune dialog shows the recipe before it runs."""
+    from .main import build_parser
+
+    args = build_parser("train").parse_args(["train", *argv])
+    return _given(args, from_scratch), _config({}, from_scratch, args)
+
+
 def _fill_from_run(args) -> None:
     """--resume: arguments not given again come from the run's run.json."""
     path = args.out / "run.json"

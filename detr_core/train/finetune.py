@@ -31,6 +31,15 @@ def _key(name: str) -> str:
     return re.sub(r"[\s_\-]+", " ", name.strip().lower())
 
 
+def new_class_names(class_names: list[str], base_names: list[str]) -> list[str]:
+    """The classes `transfer_to_classes` starts with a fresh head row (no class of that name in
+    the base model), without loading the model: the fine-tune dialog's recipe needs the count."""
+    if list(class_names) == list(base_names):
+        return []
+    known = {_key(n) for n in base_names if n != "N/A"}
+    return [n for n in class_names if _key(n) not in known]
+
+
 @dataclass
 class HeadTransfer:
     kept: list[str] = field(default_factory=list)  # classes whose head row came from the base model

@@ -14,7 +14,7 @@ perceptual hashes are within 4 bits are near duplicates.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -39,12 +39,15 @@ class Finding:
     severity: str  # "error" | "warning" | "ok"
     check: str  # short name of the check
     message: str
+    measured: dict | None = field(default=None, compare=False)  # numbers a caller can use, e.g.
+    #   the overfit's {"seconds_per_step": 0.8, "images_per_step": 2} (the dialog's time estimate)
 
     def line(self) -> str:
         return f"{self.severity}: {self.message}"
 
     def to_dict(self) -> dict:
-        return {"severity": self.severity, "check": self.check, "message": self.message}
+        out = {"severity": self.severity, "check": self.check, "message": self.message}
+        return out | ({"measured": dict(self.measured)} if self.measured else {})
 
 
 def _names(records: list[ImageRecord], limit: int = _SHOWN) -> str:

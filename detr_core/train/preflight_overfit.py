@@ -11,6 +11,7 @@ A copy of the model trains; the caller's model is not changed.
 from __future__ import annotations
 
 import copy
+import time
 from dataclasses import dataclass
 
 import torch
@@ -38,6 +39,8 @@ class OverfitResult:
     ce_ratio: float
     iou_start: float
     iou_end: float
+    seconds_per_step: float = 0.0  # wall time of one training step on the batch (the first left out)
+    images: int = 0  # images in the batch
 
 
 @torch.no_grad()
@@ -73,8 +76,11 @@ def run_overfit(model: DETR, dataset: CocoDetection, resolution: ResolutionPrese
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
     first = last = None
     iou_start = _matched_iou(model, criterion, batch.images, batch.mask, batch.targets)
+    timed_from = None  # the first step warms up (allocations, kernel choice): not timed
     with folded_for_training(model, batch_stats=from_scratch):
-        for _ in range(steps):
+        for step in range(steps):
+            if step == min(1, steps - 1):
+                timed_from = time.perf_counter()
             losses = criterion(model(batch.images, batch.mask), batch.targets)
             terms = {k: float(losses[k].detach()) for k in ("loss", "loss_ce", "loss_bbox", "loss_giou")}
             first = first or terms
@@ -83,16 +89,19 @@ def run_overfit(model: DETR, dataset: CocoDetection, resolution: ResolutionPrese
             losses["loss"].backward()
             torch.nn.utils.clip_grad_norm_(params, 0.1)
             optimizer.step()
+        per_step = (time.perf_counter() - timed_from) / max(1, steps - 1) if steps else 0.0
         iou_end = _matched_iou(model, criterion, batch.images, batch.mask, batch.targets)
     box = lambda t: 5 * t["loss_bbox"] + 2 * t["loss_giou"]  # noqa: E731
     return OverfitResult(first["loss"], last["loss"], box(last) / max(box(first), 1e-9),
-                         last["loss_ce"] / max(first["loss_ce"], 1e-9), iou_start, iou_end)
+                         last["loss_ce"] / max(first["loss_ce"], 1e-9), iou_start, iou_end, per_step,
+                         len(chosen))
 
 
 def overfit_findings(result: OverfitResult, steps: int = STEPS) -> list[Finding]:
     r = result
     summary = (f"one-batch overfit, {steps} steps: loss {r.loss_start:.3f} -> {r.loss_end:.3f}, matched-box "
                f"IoU {r.iou_start:.2f} -> {r.iou_end:.2f}")
+    measured = {"seconds_per_step": round(r.seconds_per_step, 4), "images_per_step": r.images}
     problems = []
     if r.bbox_ratio > 0.8:
         problems.append("the box loss barely fell: the boxes do not follow the images (COCO bbox is "
@@ -106,5 +115,5 @@ def overfit_findings(result: OverfitResult, steps: int = STEPS) -> list[Finding]
     if r.iou_end < IOU_TARGET and not problems:
         problems.append(f"the matched boxes did not reach the targets (IoU {r.iou_end:.2f} < {IOU_TARGET})")
     if problems:
-        return [Finding("error", "overfit", f"{summary}; {problem}") for problem in problems]
-    return [Finding("ok", "overfit", summary)]
+        return [Finding("error", "overfit", f"{summary}; {problem}", measured) for problem in problems]
+    return [Finding("ok", "overfit", summary, measured)]

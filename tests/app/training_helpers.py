@@ -10,9 +10,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QMessageBox
 
-from app.training.dialog import FineTuneDialog
+from app.training.dialog import START_ANYWAY, FineTuneDialog
 
 JOB_TIMEOUT = 240_000  # ms: a loaded 2-core machine starts torch slowly
+PREFLIGHT_TIMEOUT = 180_000  # ms: the preflight's child process (torch, and maybe the overfit steps)
 
 
 def make_dataset(folder: Path, images: int = 8, seed: int = 5) -> Path:
@@ -47,6 +48,7 @@ def fill_fast(dialog: FineTuneDialog, run_dir: Path, epochs: int = 1, lr: str | 
     dialog.resolution.setCurrentText("192")
     dialog.device.setCurrentText("cpu")
     dialog.workers.setValue(0)
+    dialog.overfit.setChecked(False)  # the preflight before Start: data checks only (no training steps)
     if lr is not None:
         dialog.lr.setText(lr)
     dialog.run_dir.setText(str(run_dir))
@@ -54,9 +56,20 @@ def fill_fast(dialog: FineTuneDialog, run_dir: Path, epochs: int = 1, lr: str | 
 
 
 def start(qtbot, dialog: FineTuneDialog, training) -> None:
+    """Press Start: the preflight runs first; when it found errors (or could not run), press the
+    "Start anyway" it leaves. Returns once the job started."""
     assert dialog.start_button.isEnabled(), dialog.problems.text()
-    with qtbot.waitSignal(training.job_started, timeout=60_000):
-        qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
+    started: list[str] = []
+    training.job_started.connect(started.append)
+    try:
+        with qtbot.waitSignal(dialog.preflight.finished, timeout=PREFLIGHT_TIMEOUT):
+            qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
+        if not training.busy:  # no job on its way: the preflight found errors
+            assert dialog.start_button.text() == START_ANYWAY, dialog.preflight_view.lines()
+            qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: bool(started), timeout=60_000)
+    finally:
+        training.job_started.disconnect(started.append)
 
 
 def wait_finished(qtbot, training, timeout: int = JOB_TIMEOUT):

@@ -105,6 +105,9 @@ def test_one_batch_overfit_fails_loudly_when_nothing_is_learnt(shapes):
     found = overfit_findings(result, 5)
     assert found and all(f.severity == "error" for f in found)
     assert any("box" in f.message for f in found)
+    assert result.images == 2 and result.seconds_per_step > 0  # the dialog's time per step
+    assert found[0].to_dict()["measured"] == {"seconds_per_step": round(result.seconds_per_step, 4),
+                                              "images_per_step": 2}
 
 
 def test_overfit_findings_say_which_part_failed():
