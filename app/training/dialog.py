@@ -206,7 +206,7 @@ class FineTuneDialog(QDialog):
     def _on_timed_toggled(self, on: bool) -> None:
         """Timed: the recipe chooses epochs, batch size and learning rates (the fields grey out)."""
         self.minutes.setEnabled(on)
-        for w in (self.epochs, self.batch_size, self.lr, self.lr_backbone):
+        for w in (self.epochs, self.batch_size, self.lr, self.lr_backbone, self.workers):
             w.setEnabled(not on)
         self.recipe_note.setText("the automatic recipe chooses the rest (below)" if on
                                  else "epochs, batch size and learning rates as set below")
@@ -231,7 +231,7 @@ class FineTuneDialog(QDialog):
                             device=self.device.currentText(),
                             checkpoint=None if scratch else self.checkpoint.text().strip() or None,
                             config=self.config.currentText(), freeze_backbone=self.freeze_backbone.isChecked(),
-                            seed=self.seed.value(), workers=self.workers.value(),
+                            seed=self.seed.value(), workers=None if self.timed.isChecked() else self.workers.value(),
                             gpus=self.gpus if self.torchrun.isChecked() else 1,
                             minutes=self.minutes.value() if self.timed.isChecked() else None)
 

@@ -179,6 +179,9 @@ def test_the_recipe_follows_the_data_and_the_starting_model(qtbot, train_window,
     assert lines[0] == f"recipe for {len(plan.train_ids)} images, {plan.train_boxes} boxes, 5 classes, from scratch"
     assert "  time_budget_s = 600.0 (given)" in lines and dialog.expected.text() == \
         "Ends in 10 minutes, with its best model."
+    # the recipe chooses the loader workers too (none for a small set): the dialog does not override it
+    assert not dialog.workers.isEnabled() and dialog.options().workers is None
+    assert any(line.startswith("  num_workers = 0:") for line in lines), lines
     dialog.minutes.setValue(5)
     dialog.refresh()
     assert "  time_budget_s = 300.0 (given)" in dialog.recipe.toPlainText().splitlines()
