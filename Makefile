@@ -25,7 +25,8 @@ test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 	$(PY) tests/check_sizes.py
 
-# The tests not marked slow (each slow one takes over ~20 s on a 2-core CPU), in 2 processes.
+# The tests not marked slow (a slow one takes over ~3 s on an idle 2-core CPU: a child process
+# running a model, a crash or fuzz loop, training), in 2 processes. `make test` runs them all.
 test-fast: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -m "not slow" -n 2
 

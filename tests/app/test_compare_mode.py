@@ -3,6 +3,8 @@ labels; the dock's counts equal the `compare` command's, images come regressions
 panes draw the outcomes, a selected object shows both models' cross-attention, T toggles panes."""
 from __future__ import annotations
 
+import pytest
+
 import json
 
 from PySide6.QtCore import Qt
@@ -14,6 +16,7 @@ from sample_helpers import DEMO, changed_demo_model, sample_subset
 from workbench_helpers import open_and_wait
 
 
+@pytest.mark.slow
 def test_compare_mode_matches_the_command_and_shows_both_models(qtbot, window, tmp_path, capsys):
     gt_path, _ = sample_subset(tmp_path / "data", 6)
     changed = changed_demo_model(tmp_path / "changed.pth")

@@ -12,6 +12,7 @@ from app.export_model import ExportModelDialog  # noqa: E402
 
 
 
+@pytest.mark.slow
 def test_export_model_from_the_file_menu(qtbot, model_window, checkpoint, tmp_path):
     from detr_core.infer.onnx_runner import OnnxDetector
 

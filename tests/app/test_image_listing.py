@@ -41,6 +41,7 @@ def _tree(root: Path) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_detect_dir_and_opening_dir_list_the_same_images(tmp_path, capsys):
     (tmp_path / "models").mkdir()
     tree = _tree(tmp_path / "tree")

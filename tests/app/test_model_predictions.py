@@ -3,6 +3,8 @@ accepting turns them into ordinary undoable annotations saved in the COCO JSON, 
 them, and model classes map to dataset classes by name or through the mapping dialog."""
 from __future__ import annotations
 
+import pytest
+
 import json
 
 from PySide6.QtCore import Qt
@@ -191,6 +193,7 @@ def test_prediction_click_does_not_steal_box_editing(qtbot, model_window, tmp_pa
     assert state.selection  # the annotation, above the predictions, got the click
 
 
+@pytest.mark.slow
 def test_decisions_are_kept_with_the_document_across_a_restart(qtbot, model_window, dialogs, settings, tmp_path):
     """Issue 16: an accepted prediction must not come back (dashed, on its own box, counted in
     Pred) after the file is saved and opened again in a new window; a rejected one stays

@@ -39,6 +39,7 @@ def reviewed(qtbot, tmp_path):
     return tmp_path, reviews, mistakes[0]
 
 
+@pytest.mark.slow
 def test_dock_orders_images_and_handles_the_keys(qtbot, reviewed):
     folder, reviews, mistake = reviewed
     assert len(reviews) == 3
@@ -119,6 +120,7 @@ def _run(qtbot, widget: ReviewWidget, path: Path, out: Path) -> ReviewJob:
     return job
 
 
+@pytest.mark.slow
 def test_dock_says_how_the_models_classes_were_mapped_and_refuses_when_none_map(qtbot, tmp_path):
     widget = ReviewWidget("demo")
     qtbot.addWidget(widget)

@@ -3,6 +3,8 @@ model in use (a real child process); a removed box comes back as a "missing" fin
 model's box as one undoable edit; D dismisses a finding for good; unsaved edits are refused first."""
 from __future__ import annotations
 
+import pytest
+
 import json
 from pathlib import Path
 
@@ -23,6 +25,7 @@ def _samples_missing_a_box(folder: Path, n: int = 5) -> tuple[Path, dict]:
     return path, removed
 
 
+@pytest.mark.slow
 def test_review_queue_finds_a_removed_box_and_takes_the_fix(qtbot, window, tmp_path):
     path, removed = _samples_missing_a_box(tmp_path / "data")
     open_and_wait(qtbot, window, path)

@@ -3,6 +3,8 @@ review's results arrive and sorts like the queue; selecting a finding selects th
 behind it in the attention dock (its class scores, its cross-attention heatmap)."""
 from __future__ import annotations
 
+import pytest
+
 from pathlib import Path
 
 from PySide6.QtCore import QPoint, Qt
@@ -41,6 +43,7 @@ def _click_header(qtbot, header, column: int) -> None:
                      QPoint(x, header.height() // 2))
 
 
+@pytest.mark.slow
 def test_review_column_fills_as_results_arrive_and_sorts_like_the_queue(qtbot, window, tmp_path):
     listing = window.image_list
     model = listing.model
@@ -69,6 +72,7 @@ def test_review_column_fills_as_results_arrive_and_sorts_like_the_queue(qtbot, w
     window.review_ui.job.cancel()
 
 
+@pytest.mark.slow
 def test_selecting_a_finding_selects_its_query_and_shows_its_attention(qtbot, window, tmp_path):
     _reviewed(qtbot, window, tmp_path / "data", 2)
     panel = window.review_ui.panel
@@ -94,6 +98,7 @@ def test_selecting_a_finding_selects_its_query_and_shows_its_attention(qtbot, wi
     assert (indices(heat) == expected_indices(detections.attention, detections.attention.decoder[finding.query])).all()
 
 
+@pytest.mark.slow
 def test_images_the_file_does_not_list_are_ranked_by_doubt_in_the_unlabelled_tab(qtbot, window, tmp_path):
     """A project folder (annotations.json beside its images) with two images the file does not
     list, one a smaller copy of the other: after the labelled queue, they are ranked by the

@@ -34,6 +34,7 @@ def start_job_until(qtbot, window, shapes, run, epochs, event_type):
         pass
 
 
+@pytest.mark.slow
 def test_a_crashing_job_shows_its_last_lines_and_is_marked_failed(qtbot, train_window, tmp_path, shapes):
     window, training = train_window, train_window.state.training
     open_and_wait(qtbot, window, shapes)

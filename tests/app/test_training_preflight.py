@@ -51,6 +51,7 @@ def stop_job(qtbot, training) -> None:
     wait_finished(qtbot, training, timeout=60_000)
 
 
+@pytest.mark.slow
 def test_errors_turn_start_into_start_anyway_and_only_that_press_starts(qtbot, train_window, tmp_path, shapes):
     window, training = train_window, train_window.state.training
     open_and_wait(qtbot, window, shapes)
@@ -85,6 +86,7 @@ def test_errors_turn_start_into_start_anyway_and_only_that_press_starts(qtbot, t
     stop_job(qtbot, training)
 
 
+@pytest.mark.slow
 def test_a_clean_check_starts_the_run_on_one_press(qtbot, train_window, tmp_path, shapes):
     window, training = train_window, train_window.state.training
     open_and_wait(qtbot, window, shapes)
@@ -98,6 +100,7 @@ def test_a_clean_check_starts_the_run_on_one_press(qtbot, train_window, tmp_path
     stop_job(qtbot, training)
 
 
+@pytest.mark.slow
 def test_cancel_stops_the_check_and_an_edit_of_the_annotations_voids_a_result(qtbot, train_window, tmp_path, shapes):
     window, training = train_window, train_window.state.training
     open_and_wait(qtbot, window, shapes)

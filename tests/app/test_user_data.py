@@ -3,6 +3,8 @@ per-user copy that saving changes, and fine-tuning runs default to the per-user 
 which the fine-tune dialog shows."""
 from __future__ import annotations
 
+import pytest
+
 import hashlib
 
 from PySide6.QtCore import QSettings, QTimer
@@ -19,6 +21,7 @@ def tree_digest(folder) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+@pytest.mark.slow
 def test_the_bundled_samples_open_from_a_per_user_copy(qtbot, tmp_path, dialogs, user_data):
     from app.main import run_gui
     QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(tmp_path / "config"))

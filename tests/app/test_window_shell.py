@@ -21,6 +21,7 @@ def user_settings(tmp_path):
 
 
 @pytest.mark.parametrize("entry", ["run_gui", "cli"])
+@pytest.mark.slow
 def test_command_line_opens_the_path(qtbot, tmp_path, dialogs, user_settings, entry):
     from app.cli import main as cli_main
     from app.main import run_gui

@@ -35,6 +35,7 @@ def folder(tmp_path, shared_data):
     return images
 
 
+@pytest.mark.slow
 def test_detect_folder_writes_every_query_and_survives_a_bad_image(folder, checkpoint, tmp_path, capsys):
     out = tmp_path / "results.json"
     code = main(["detect", str(folder), "--checkpoint", str(checkpoint), "--threshold", "0",
@@ -55,6 +56,7 @@ def test_detect_folder_writes_every_query_and_survives_a_bad_image(folder, check
     assert w >= 0 and h >= 0 and x + w <= 640 + 1 and y + h <= 480 + 1
 
 
+@pytest.mark.slow
 def test_attention_dir(folder, checkpoint, tmp_path):
     (folder / "broken.jpg").unlink()
     att = tmp_path / "att"

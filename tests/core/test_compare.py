@@ -80,6 +80,7 @@ def test_fast_ap_equals_pycocotools_on_real_labels(shared_data):
         _assert_same(ImageMatches.from_results(gt, res).summary(), _pycoco_stats(gt, res), names)
 
 
+@pytest.mark.slow
 def test_fast_ap_over_a_resample_equals_pycocotools_on_the_duplicated_images(samples_gt, results):
     """A resampled image list (with repeats) scores as pycocotools scores a file in which those
     images really appear that many times."""
@@ -137,6 +138,7 @@ def test_object_outcomes_add_up_to_each_models_true_and_false_positives(samples_
     assert [r["delta"] for r in c.per_class] == sorted(r["delta"] for r in c.per_class)
 
 
+@pytest.mark.slow
 def test_bootstrap_interval_holds_the_pycocotools_delta_and_narrows_with_more_images(samples_gt, results):
     ids = sorted(im["id"] for im in samples_gt["images"])
     widths = []

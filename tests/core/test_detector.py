@@ -120,6 +120,7 @@ def test_paths_exif_and_errors(tiny, tmp_path):
         det([tmp_path / "r.jpg", tmp_path / "bad.png"])
 
 
+@pytest.mark.slow
 def test_devices_and_precision(tiny):
     cfg, model, _ = tiny
     with pytest.raises(DeviceError, match="cuda"):

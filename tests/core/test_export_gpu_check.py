@@ -2,6 +2,8 @@
 machine with its devices hidden)."""
 from __future__ import annotations
 
+import pytest
+
 import os
 import subprocess
 import sys
@@ -10,6 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 def test_gpu_check_without_cuda_says_so_and_exits_0():
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": str(ROOT)}
     result = subprocess.run([sys.executable, "-m", "tests.benchmarks.gpu_check"], cwd=ROOT, env=env,

@@ -117,6 +117,7 @@ def corruption(draw, raw: bytes) -> bytes:
 
 @fuzz_settings(40)
 @given(data=st.data())
+@pytest.mark.slow
 def test_corrupted_checkpoints_load_or_are_refused_in_one_line(seeds, worker, tmp_path_factory, data):
     name = data.draw(st.sampled_from(sorted(seeds)), label="seed")
     raw = data.draw(corruption(seeds[name]), label="corruption")
@@ -215,6 +216,7 @@ def seed_objects(seeds, tmp_path_factory):
 
 @fuzz_settings(40)
 @given(data=st.data())
+@pytest.mark.slow
 def test_wrong_layouts_load_or_are_refused_in_one_line(seed_objects, worker, tmp_path_factory, data):
     case = data.draw(wrong_layout(seed_objects), label="object")
     path = tmp_path_factory.getbasetemp() / "fuzz-layout" / "wrong.pth"

@@ -150,6 +150,7 @@ def test_the_seed_file_loads(folder):
 
 @fuzz_settings(150)
 @given(raw=coco_bytes())
+@pytest.mark.slow
 def test_mutated_coco_files_load_or_are_refused_in_one_line(folder, worker, raw):
     path = folder / "annotations.json"
     path.write_bytes(raw)

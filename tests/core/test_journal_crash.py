@@ -142,6 +142,7 @@ def _run(server, tmp_path, rounds: int, data: dict, seed: int, **kwargs) -> Cras
 
 @pytest.mark.parametrize("rounds", [pytest.param(120, id="120"),
                                     pytest.param(800, id="800", marks=pytest.mark.slow)])
+@pytest.mark.slow
 def test_sigkill_at_any_moment_loses_nothing_shown_beyond_the_flush_interval(server, tmp_path,
                                                                             rounds):
     crasher = _run(server, tmp_path, rounds, crash_script.make_coco(20, 3), seed=7, count=60,
@@ -152,6 +153,7 @@ def test_sigkill_at_any_moment_loses_nothing_shown_beyond_the_flush_interval(ser
 
 @pytest.mark.parametrize("rounds", [pytest.param(5, id="5"),
                                     pytest.param(60, id="60", marks=pytest.mark.slow)])
+@pytest.mark.slow
 def test_sigkill_while_saving_a_large_file_leaves_the_old_or_the_new_one(server, tmp_path, rounds):
     big = crash_script.make_coco(800, 10)  # 8,000 boxes, about 1 MB of JSON
     crasher = Crasher(server, tmp_path, big, 11, count=6, pause=0.0, save_every=2,

@@ -1,8 +1,10 @@
 """detr_core never imports Qt (or the app): the CLI must run on a server without a display."""
+import pytest
 import subprocess
 import sys
 
 
+@pytest.mark.slow
 def test_detr_core_imports_no_qt():
     code = (
         "import sys, detr_core, detr_core.infer.detector, detr_core.cli.main, detr_core.cli.detect\n"

@@ -176,6 +176,7 @@ def test_injected_mistakes_are_where_they_say_and_measured():
     assert rank_quality(ranked[::-1], mistakes, (0.2,))[0].recall == 0.0
 
 
+@pytest.mark.slow
 def test_the_review_imports_no_qt():
     import subprocess
     import sys

@@ -115,6 +115,7 @@ def test_a_vanished_image_is_recorded_as_failed_and_the_run_goes_on(folder, tmp_
         assert not writer.is_done(ImageKey.of(paths[0]))
 
 
+@pytest.mark.slow
 def test_merging_shards_of_different_checkpoints_is_refused_naming_both(folder, tmp_path, capsys):
     from detr_core.model.config import preset
     from detr_core.model.detr import build

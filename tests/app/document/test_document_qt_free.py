@@ -1,6 +1,8 @@
 """The document layer says it is Qt-free: importing it loads no PySide6 (checked in a fresh process)."""
 from __future__ import annotations
 
+import pytest
+
 import subprocess
 import sys
 
@@ -8,6 +10,7 @@ QT_FREE = ["app.document.entries", "app.document.image_filter", "app.document.co
            "app.document.editing", "app.document.opening", "app.training.snapshot"]
 
 
+@pytest.mark.slow
 def test_document_modules_import_no_qt():
     code = (
         "import importlib, sys\n"
