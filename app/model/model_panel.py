@@ -79,7 +79,7 @@ class ModelPanelWidget(QWidget):
         self.checkpoint.setToolTip(CHECKPOINT_TIP)
         self.checkpoint.lineEdit().returnPressed.connect(self.load_chosen)
         self.checkpoint.activated.connect(self._on_checkpoint_activated)  # choosing from the list loads
-        browse = QToolButton()
+        browse = self.browse_button = QToolButton()
         browse.setText("…")
         browse.setToolTip("Choose a checkpoint file or a Hugging Face folder")
         menu = QMenu(browse)
@@ -88,7 +88,8 @@ class ModelPanelWidget(QWidget):
         browse.setMenu(menu)
         browse.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         browse.setMinimumWidth(browse.fontMetrics().horizontalAdvance("…") + 26)  # the glyph and the arrow
-        self.load_button = QPushButton("Load")
+        self.load_button = QPushButton("Load")  # as narrow as its word: the field gets the width
+        self.load_button.setMaximumWidth(self.load_button.fontMetrics().horizontalAdvance("Load") + 24)
         self.load_button.clicked.connect(self.load_chosen)
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)

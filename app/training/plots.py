@@ -24,6 +24,7 @@ from .runs import RunRecord
 
 REDRAW_HZ = 10
 MIN_HEIGHT = 190  # px: the five plots side by side
+LEGEND_COLUMNS = 3  # entries side by side under each plot
 BUILD_DELAY_MS = 100  # after the Curves tab is first shown: the window paints before pyqtgraph loads
 _PLOTS = {  # key: (title, x label)
     "loss": ("Loss per step", "step"), "terms": ("Loss terms per step", "step"),
@@ -106,10 +107,15 @@ class TrainingPlotsWidget(QWidget):
             plot.setTitle(title, size="9pt")
             plot.setLabel("bottom", x_label, **{"font-size": "8pt"})
             plot.showGrid(x=True, y=True, alpha=0.25)
-            plot.addLegend(offset=(-5, 5), labelTextSize="7pt", verSpacing=-6)
+            # The legend under the plot, in the layout, never over the data (issue 17, item 6);
+            # PlotItem adds every named curve to `plot.legend` (and removes it with the curve).
+            plot.legend = pg.LegendItem(labelTextSize="7pt", verSpacing=-6, colCount=LEGEND_COLUMNS)
+            self.graphics.addItem(plot.legend, row=1, col=i)
             plot.setDownsampling(auto=True, mode="peak")
             plot.setClipToView(True)
             self.plots[key] = plot
+        self.graphics.ci.layout.setRowStretchFactor(0, 1)  # the plots take the height, legends their own
+        self.graphics.ci.layout.setRowStretchFactor(1, 0)
         self._items = {name: self._make_item(name, *spec) for name, spec in _ITEMS.items()}
         self.layout().replaceWidget(self._placeholder, self.graphics)
         self._placeholder.deleteLater()

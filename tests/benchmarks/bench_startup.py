@@ -44,8 +44,8 @@ def poll():
         marks["window shown"] = now
         marks["torch imported at show"] = "torch" in sys.modules
         marks["pyqtgraph imported at show"] = "pyqtgraph" in sys.modules
-    if "torch" in sys.modules and "import torch done (worker)" not in marks:
-        marks["import torch done (worker)"] = now
+    if "torch" in sys.modules and "torch import begun (worker)" not in marks:
+        marks["torch import begun (worker)"] = now
     if windows:
         model = windows[0].state.model
         if "model loaded" not in marks and model.info is not None and not model.loading:
