@@ -57,6 +57,8 @@ class TrainingDockWidget(QWidget):
         for widget, title in ((self.plots, "Curves"), (self.log, "Log"), (self.metrics, "Metrics"),
                               (self.history, "Runs")):
             self.tabs.addTab(widget, title)
+        self.tabs.setCornerWidget(self.plots.options)  # shown with the Curves tab only
+        self.tabs.currentChanged.connect(lambda _i: self.plots.options.setVisible(self.tabs.currentWidget() is self.plots))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 2)
         layout.setSpacing(2)

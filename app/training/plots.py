@@ -23,7 +23,7 @@ from .curves import DEFAULT_SMOOTHING, RunCurves
 from .runs import RunRecord
 
 REDRAW_HZ = 10
-MIN_HEIGHT = 190  # px: the five plots side by side
+MIN_HEIGHT = 150  # px: the five plots side by side, their legends under them
 LEGEND_COLUMNS = 3  # entries side by side under each plot
 BUILD_DELAY_MS = 100  # after the Curves tab is first shown: the window paints before pyqtgraph loads
 _PLOTS = {  # key: (title, x label)
@@ -71,14 +71,15 @@ class TrainingPlotsWidget(QWidget):
         self._placeholder = QLabel("Loading the plots…")
         self._placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._placeholder.setMinimumHeight(MIN_HEIGHT)
-        header = QHBoxLayout()
+        # The curves' options, for the tab bar's corner (TrainingDockWidget): no row of their own
+        self.options = QWidget()
+        header = QHBoxLayout(self.options)
+        header.setContentsMargins(0, 0, 4, 0)
         header.addWidget(QLabel("Smoothing"))
         header.addWidget(self.smoothing)
         header.addWidget(self.show_raw)
-        header.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(header)
         layout.addWidget(self._placeholder, 1)
         self._drawn: tuple[int, int] | None = None  # (id of the curves, their version) on screen
         self.timer = QTimer(self)
