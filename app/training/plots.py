@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Slot
-from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 if TYPE_CHECKING:
     import pyqtgraph as pg
@@ -23,19 +23,19 @@ from .curves import DEFAULT_SMOOTHING, RunCurves
 from .runs import RunRecord
 
 REDRAW_HZ = 10
-MIN_HEIGHT = 150  # px: the five plots side by side, their legends under them
+MIN_HEIGHT = 140  # px: the five plots side by side, their legends under them
 LEGEND_COLUMNS = 3  # entries side by side under each plot
 BUILD_DELAY_MS = 100  # after the Curves tab is first shown: the window paints before pyqtgraph loads
 _PLOTS = {  # key: (title, x label)
     "loss": ("Loss per step", "step"), "terms": ("Loss terms per step", "step"),
-    "lr": ("Learning rate", "step"), "epoch": ("Loss per epoch (training, validation)", "epoch"),
-    "map": ("Validation mAP", "epoch"),
+    "lr": ("Learning rate per step", "step"), "epoch": ("Loss per epoch", "epoch"),
+    "map": ("Validation mAP per epoch", "epoch"),
 }
 _COLORS = {"loss": "#1f77b4", "loss_ce": "#d62728", "loss_bbox": "#2ca02c", "loss_giou": "#9467bd",
            "lr": "#ff7f0e", "lr_backbone": "#8c564b", "train_loss": "#1f77b4", "val_loss": "#ff7f0e", "AP": "#1f77b4", "AP50": "#ff7f0e",
            "AP75": "#2ca02c"}
 _LABELS = {"loss": "total", "loss_ce": "class", "loss_bbox": "L1 box", "loss_giou": "GIoU",
-           "lr": "lr", "lr_backbone": "lr backbone", "train_loss": "training loss", "val_loss": "validation loss", "AP": "AP", "AP50": "AP50",
+           "lr": "lr", "lr_backbone": "lr backbone", "train_loss": "training", "val_loss": "validation", "AP": "AP", "AP50": "AP50",
            "AP75": "AP75"}
 # item name -> (plot, series, smoothed)
 _ITEMS = {
@@ -103,10 +103,12 @@ class TrainingPlotsWidget(QWidget):
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground("w")
         self.graphics.setMinimumHeight(MIN_HEIGHT)
-        for i, (key, (title, x_label)) in enumerate(_PLOTS.items()):
+        # Its size hint (about 230 px) does not ask for height: the dock's word-wrapped labels make
+        # its scroll area size the panel by height-for-width, and the plots would not fit at 1366×768.
+        self.graphics.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Ignored)
+        for i, (key, (title, _x_label)) in enumerate(_PLOTS.items()):  # the title names the x axis
             plot = self.graphics.addPlot(row=0, col=i)
             plot.setTitle(title, size="9pt")
-            plot.setLabel("bottom", x_label, **{"font-size": "8pt"})
             plot.showGrid(x=True, y=True, alpha=0.25)
             # The legend under the plot, in the layout, never over the data (issue 17, item 6);
             # PlotItem adds every named curve to `plot.legend` (and removes it with the curve).

@@ -1,5 +1,5 @@
 """The training plots' legends sit beside the data, never over it (issue 17, item 6: "the mAP
-legend covering points"): a remembered run whose validation mAP rises every epoch (its last,
+legend covering points"), and all of them show, the Training panel not scrolling: a remembered run whose validation mAP rises every epoch (its last,
 highest points at the top right, where a legend inside the plot sat) is drawn at 1366×768, and
 no plotted point lies under any legend. The run folder is written with detr_core.train.events."""
 from __future__ import annotations
@@ -66,9 +66,15 @@ def test_no_legend_covers_a_plotted_point(qtbot, settings, tmp_path, train_windo
     assert len(plots.item("AP").getData()[0]) == EPOCHS
     curves = {"map": ["AP", "AP50", "AP75"], "epoch": ["train_loss"],
               "loss": ["loss_smooth"], "terms": ["loss_ce_smooth", "loss_bbox_smooth", "loss_giou_smooth"]}
+    graphics = plots.graphics
+    shown = graphics.mapToScene(graphics.viewport().rect()).boundingRect()
+    area = window.training_ui.dock.widget()  # the dock's scroll area: all of it in view at 1366×768
+    assert area.verticalScrollBar().maximum() == 0 and area.horizontalScrollBar().maximum() == 0, \
+        f"the Training panel scrolls: {panel.minimumSizeHint()} in {area.viewport().size()}"
     for key, names in curves.items():
         plot = plots.plot(key)
         legend = plot.legend.sceneBoundingRect()
+        assert shown.contains(legend), f"the {key} legend {legend} is cut off the plots' view {shown}"
         assert legend.width() > 0 and legend.height() > 0, f"the {key} legend is not drawn"
         points = point_positions(plots, key, names)
         assert points, key
