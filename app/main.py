@@ -69,6 +69,7 @@ def run_gui(argv: list[str] | None = None) -> int:
         log.warning(problem)
         window.state.message.emit(problem)
     collector.freeze_startup()  # start-up objects are not scanned by every later full collection
+    window.state.model.model_changed.connect(collector.freeze_loaded)  # nor torch's, imported by the load
     previous_hook, sys.excepthook = sys.excepthook, _reporter(window)
     window.show()
     if args.path:

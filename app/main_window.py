@@ -99,6 +99,9 @@ class MainWindow(QMainWindow):
         self.docks = _Docks(self.add_dock(self.image_list, "Images", Qt.DockWidgetArea.LeftDockWidgetArea, "images"),
                             self.add_dock(self.classes, "Classes", Qt.DockWidgetArea.RightDockWidgetArea, "classes"))
         self.resizeDocks(list(self.docks), [280, 300], Qt.Orientation.Horizontal)
+        # The right-hand column (Classes, Attention, Model) runs the window's full height; the
+        # bottom docks (Training, Compare) stop at it: on a 768 px screen the Model panel has room.
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
 
     def _setup_actions(self) -> None:
         self.actions = build_actions(self)

@@ -17,8 +17,9 @@ DEFAULT_SIZE = (1600, 1000)  # on a screen with room for it
 TITLE_BAR = 40  # left for the window manager's frame above the window
 TABBED_BELOW = 1200  # a shorter window shows these as tabs of the Classes dock:
 TABBED_WITH_CLASSES = ("dock-attention", "dock-review")
-BOTTOM_SHARE = 0.3  # of the window's height, for the Training / Compare docks
+BOTTOM_SHARE = 0.33  # of the window's height, for the Training / Compare docks
 MAX_MIN_WIDTH = 360  # a panel wider than this at its minimum scrolls sideways in its dock
+MODEL_SHARE = 0.6  # of the right-hand column's height: the Model panel, above it Classes
 SIDE_WIDTHS = {Qt.DockWidgetArea.LeftDockWidgetArea: 260, Qt.DockWidgetArea.RightDockWidgetArea: 380}
 
 
@@ -60,6 +61,21 @@ def fit_to_screen(window: QMainWindow, available: QRect | None = None) -> None:
         if column:
             share = side if width >= 1200 else width // 4
             window.resizeDocks(column, [share] * len(column), Qt.Orientation.Horizontal)
+    _share_right_column(window, docks, height)
+
+
+def _share_right_column(window: QMainWindow, docks: list[QDockWidget], height: int) -> None:
+    """MODEL_SHARE of the right-hand column for the Model dock, the rest for the Classes dock
+    and its tabs (set before any model is loaded, whose description and notice make the panel
+    taller): at 1366×768 the Model panel shows to its Detect row, the class list and the query
+    table six rows or more."""
+    named = {d.objectName(): d for d in docks}
+    model, classes = named.get("dock-model"), named.get("dock-classes")
+    if model is None or classes is None or window.dockWidgetArea(model) != window.dockWidgetArea(classes):
+        return
+    column = height - window.menuBar().sizeHint().height() - 2 * TITLE_BAR  # toolbar and status bar
+    wanted = int(column * MODEL_SHARE)
+    window.resizeDocks([classes, model], [column - wanted, wanted], Qt.Orientation.Vertical)
 
 
 def _tabify_by_name(window: QMainWindow, docks: list[QDockWidget], first: str, second: str) -> None:

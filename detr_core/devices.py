@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import contextlib
-from typing import ContextManager
-
-import torch
+from typing import TYPE_CHECKING, ContextManager
 
 from .errors import DeviceError
+
+if TYPE_CHECKING:
+    import torch
+# torch is imported inside each function: the window lists DEVICE_CHOICES before torch is loaded
 
 PRECISIONS = ("fp32", "bf16", "fp16", "reduced")
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")  # what resolve_device accepts (and "cuda:N")
@@ -14,6 +16,8 @@ DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")  # what resolve_device accepts (
 
 def available_devices() -> list[str]:
     """Names of the devices this machine can run on, best first among accelerators, cpu last."""
+    import torch
+
     names = [f"cuda:{i}" for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         names.append("mps")
@@ -24,6 +28,8 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
     """"auto" (CUDA, else MPS, else CPU), "cpu", "cuda", "cuda:N" or "mps" -> a device that exists.
 
     Raises DeviceError with a one-line reason for a device that is not there."""
+    import torch
+
     if isinstance(name, torch.device):
         name = str(name)
     name = (name or "auto").strip().lower()
@@ -54,6 +60,8 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
 def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
     """fp32 -> None (no autocast); bf16/fp16 -> that dtype; "reduced" -> bf16 on CPU, fp16 on
     CUDA/MPS. Raises DeviceError where the device cannot do it."""
+    import torch
+
     precision = precision.lower()
     if precision not in PRECISIONS:
         raise DeviceError(f"precision {precision!r}: unknown; use {', '.join(PRECISIONS)}")
@@ -70,6 +78,8 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
 
 def autocast(device: torch.device, dtype: torch.dtype | None) -> ContextManager:
     """Autocast for reduced precision, or nothing for fp32."""
+    import torch
+
     if dtype is None:
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=dtype)

@@ -13,19 +13,20 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 from PySide6.QtGui import QImage
 
-from detr_core.checkpoints import load_checkpoint
 from detr_core.compare import CompareConfig, Comparison
-from detr_core.compare.run import compare_on
 from detr_core.errors import WorkbenchError
 from detr_core.images import load_image
-from detr_core.infer.detector import Detector
 
 from ..model.heatmap_image import render_map
+
+if TYPE_CHECKING:  # torch is imported by the worker, when it runs: not before the window shows
+    from detr_core.infer.detector import Detector
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,10 @@ class CompareWorker(QObject):
 
     @Slot(object)
     def compare(self, request: CompareRequest) -> None:
+        from detr_core.checkpoints import load_checkpoint
+        from detr_core.compare.run import compare_on
+        from detr_core.infer.detector import Detector
+
         try:
             loaded = [load_checkpoint(request.a), load_checkpoint(request.b)]
             comparison = compare_on(*loaded, request.gt, request.image_paths, config=request.config,

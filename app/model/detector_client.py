@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from itertools import count
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 from .detector_worker import DetectorWorker
 from .payloads import BatchRequest, BatchSummary, DetectRequest, DetectResult, LoadRequest, Resolution
@@ -54,7 +54,14 @@ class DetectorClient(QObject):
         self._worker.dropped.connect(self.dropped)
         self._worker.batch_progressed.connect(self._on_worker_batch_progressed)
         self._worker.batch_finished.connect(self._on_worker_batch_finished)
-        self._thread.start()
+        # The thread starts when the GUI's event loop first runs, so the window is shown before the
+        # first load imports torch (seconds) there; requests made until then wait in its queue.
+        self._shut_down = False
+        QTimer.singleShot(0, self, self._start_thread)
+
+    def _start_thread(self) -> None:
+        if not self._shut_down and not self._thread.isRunning():
+            self._thread.start()
 
     # -- requests -----------------------------------------------------------------------------------
     def load(self, request: LoadRequest) -> None:
@@ -103,6 +110,7 @@ class DetectorClient(QObject):
         """Stop after the current image (a load in progress is waited for)."""
         with self._lock:
             self._wanted_request, self._active_job = 0, 0
+        self._shut_down = True
         self._thread.quit()
         self._thread.wait()
 

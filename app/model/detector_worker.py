@@ -20,18 +20,26 @@ import time
 from itertools import count
 from typing import Callable
 
-import torch
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from detr_core.errors import WorkbenchError
 
-from .fingerprint import fingerprint
 from .payloads import (BatchItem, BatchRequest, BatchSummary, DetectRequest, DetectResult, LoadRequest,
                        ModelInfo, Resolution)
 
 log = logging.getLogger(__name__)
 _generations = count(1)
-DEFAULT_THREADS = torch.get_num_threads()  # torch's choice for this machine (one per core)
+_default_threads: list[int] = []  # torch's choice for this machine (one per core), read at the first load
+
+
+def default_threads() -> int:
+    """torch's own thread count, as it was before any load set it. torch is imported here, on the
+    detector thread, so the window shows before torch (about 3.5 s) is loaded."""
+    import torch
+
+    if not _default_threads:
+        _default_threads.append(torch.get_num_threads())
+    return _default_threads[0]
 
 
 def describe_error(error: BaseException) -> str:
@@ -71,10 +79,17 @@ class DetectorWorker(QObject):
     # -- loading ------------------------------------------------------------------------------------
     @Slot(object)
     def load(self, request: LoadRequest) -> None:
+        started = time.perf_counter()
+        threads = default_threads()  # imports torch (the first time), on this thread
+        threads = request.threads or threads
+        import torch
+
         from detr_core.checkpoints import load_checkpoint
+        from detr_core.devices import available_devices
         from detr_core.infer.detector import Detector
 
-        started = time.perf_counter()
+        from .fingerprint import fingerprint
+
         try:
             reuse = request.reuse and self._checkpoint is not None and self._info is not None \
                 and self._info.source == request.source
@@ -85,7 +100,6 @@ class DetectorWorker(QObject):
                                 category_ids=checkpoint.metadata.get("category_ids"))
             # This thread's intra-op pool: fewer threads leave a core to the GUI or other jobs.
             # Only set when it changes: setting it also builds a second (idle) thread pool.
-            threads = request.threads or DEFAULT_THREADS
             if torch.get_num_threads() != threads:
                 torch.set_num_threads(threads)
             weights = self._info.fingerprint if reuse else \
@@ -104,7 +118,8 @@ class DetectorWorker(QObject):
             description=checkpoint.description, class_names=tuple(checkpoint.class_names),
             device=str(detector.device), threads=torch.get_num_threads(), precision=request.precision,
             default_resolution=(config.min_size, config.max_size), num_queries=config.num_queries,
-            seconds=time.perf_counter() - started, fingerprint=weights)
+            seconds=time.perf_counter() - started, fingerprint=weights,
+            available_devices=tuple(available_devices()))
         self.loaded.emit(self._info)
 
     # -- the image on screen ------------------------------------------------------------------------

@@ -9,12 +9,15 @@ its pixels onto image pixels (the scene coordinates of the canvas).
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtGui import QImage, QTransform, qRgb
 
-from detr_core.infer.attention_maps import AttentionMaps
 from detr_core.infer.heatmap import colormap as inferno
+
+if TYPE_CHECKING:  # the maps come from the detector thread; torch is not imported here
+    from detr_core.infer.attention_maps import AttentionMaps
 
 DISPLAY_MAX_SIDE = 768  # the map has ~1/32 of the input's resolution; more pixels add nothing
 

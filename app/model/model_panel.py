@@ -11,7 +11,6 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, Q
                                QPushButton, QSizePolicy, QSlider, QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
 from detr_core.checkpoints.hub import OFFICIAL_CHECKPOINTS
-from detr_core.devices import available_devices
 
 from .batch_panel import BatchPanelWidget
 from .class_mapping_dialog import ClassMappingDialog
@@ -57,6 +56,7 @@ class ModelPanelWidget(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         m = self.model_state
         m.model_changed.connect(self._update_status)
+        m.model_changed.connect(lambda info: self._mark_devices(info.available_devices))
         m.loading_changed.connect(self._update_status)
         m.load_failed.connect(self._update_status)
         m.running_changed.connect(self._update_status)
@@ -79,7 +79,7 @@ class ModelPanelWidget(QWidget):
         self.checkpoint.setToolTip(CHECKPOINT_TIP)
         self.checkpoint.lineEdit().returnPressed.connect(self.load_chosen)
         self.checkpoint.activated.connect(self._on_checkpoint_activated)  # choosing from the list loads
-        browse = QToolButton()
+        browse = self.browse_button = QToolButton()
         browse.setText("…")
         browse.setToolTip("Choose a checkpoint file or a Hugging Face folder")
         menu = QMenu(browse)
@@ -88,7 +88,8 @@ class ModelPanelWidget(QWidget):
         browse.setMenu(menu)
         browse.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         browse.setMinimumWidth(browse.fontMetrics().horizontalAdvance("…") + 26)  # the glyph and the arrow
-        self.load_button = QPushButton("Load")
+        self.load_button = QPushButton("Load")  # as narrow as its word: the field gets the width
+        self.load_button.setMaximumWidth(self.load_button.fontMetrics().horizontalAdvance("Load") + 24)
         self.load_button.clicked.connect(self.load_chosen)
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
@@ -100,16 +101,9 @@ class ModelPanelWidget(QWidget):
 
     def _setup_options(self) -> None:
         self.device = QComboBox()
-        present = available_devices()
         for name in DEVICES:
-            self.device.addItem(name.upper() if name != "auto" else f"Auto ({present[0]})", name)
-            usable = name in ("auto", "cpu") or any(p.startswith(name) for p in present)
-            if not usable:
-                item = self.device.model().item(self.device.count() - 1) \
-                    if isinstance(self.device.model(), QStandardItemModel) else None
-                if item is not None:
-                    item.setEnabled(False)
-                    item.setToolTip("Not available on this machine")
+            self.device.addItem(name.upper() if name != "auto" else "Auto", name)
+        self._mark_devices(())
         self.device.currentIndexChanged.connect(self._on_device_changed)
         self.threads = QSpinBox()
         self.threads.setRange(0, 256)
@@ -149,6 +143,20 @@ class ModelPanelWidget(QWidget):
         self.run_button = QPushButton("Detect")
         self.run_button.setToolTip("Run the model on this image now (F5)")
         self.run_button.clicked.connect(lambda: self.model_state.request_current(force=True))
+
+    def _mark_devices(self, present: tuple[str, ...]) -> None:
+        """Which devices exist is known once torch is loaded, on the detector thread, with the
+        first model (ModelInfo.available_devices): until then only Auto and CPU are offered."""
+        model = self.device.model()
+        for index, name in enumerate(DEVICES):
+            item = model.item(index) if isinstance(model, QStandardItemModel) else None
+            if name == "auto":
+                self.device.setItemText(index, f"Auto ({present[0]})" if present else "Auto")
+            elif name != "cpu" and item is not None:
+                usable = any(p.startswith(name) for p in present)
+                item.setEnabled(usable)
+                item.setToolTip("" if usable else "Not available on this machine" if present
+                                else "Known once the model has loaded")
 
     def _fill_checkpoints(self) -> None:
         self.checkpoint.clear()

@@ -31,6 +31,7 @@ class ModelInfo:
     num_queries: int
     seconds: float  # time to load
     fingerprint: str = ""  # SHA-256 of the weights (fingerprint.py): the same across restarts
+    available_devices: tuple[str, ...] = ()  # the devices this machine has (detr_core.devices), best first
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QVBoxL
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 QUERY_ROLE = Qt.ItemDataRole.UserRole + 2
+CLASS_WIDTH_MAX = 160  # px: a longer class name is elided in the table (the canvas shows it whole)
 
 
 class QueryTableModel(QAbstractTableModel):
@@ -88,10 +89,11 @@ class QueryListWidget(QWidget):
         # Widths from the font, not ResizeToContents: that asks every row for its text on each
         # resize and reload, a 13 ms stall per image shown (bench_model_gui --explain, issue 17).
         header.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(True)  # the status column takes what is left
         metrics = view.fontMetrics()
-        for column, sample in ((0, "Query"), (2, "0.000 ▲"), (3, "9999, 9999, 9999, 9999"), (4, "rejected")):
+        for column, sample in ((0, "Query"), (2, "0.000 ▲"), (3, "999, 999, 999, 999"), (4, "rejected")):
             header.resizeSection(column, metrics.horizontalAdvance(sample) + 16)
+        self._fit_class_column(())
         view.selectionModel().currentRowChanged.connect(self._on_view_current_row_changed)
         view.doubleClicked.connect(lambda _index: self.model_state.acceptor.accept_selected())
         layout = QVBoxLayout(self)
@@ -100,9 +102,17 @@ class QueryListWidget(QWidget):
         m = self.model_state
         m.predictions_changed.connect(self._on_model_predictions_changed)
         m.query_changed.connect(self._on_model_query_changed)
+        m.model_changed.connect(lambda info: self._fit_class_column(info.class_names))
         m.threshold_changed.connect(lambda _t: self.view.viewport().update())
         state.current_changed.connect(lambda _row: self.reload())
         state.annotations_changed.connect(lambda _image_id: self.reload())
+
+    def _fit_class_column(self, names) -> None:
+        """The Class column as wide as the model's longest class name (up to CLASS_WIDTH_MAX):
+        measured once per model, not per image (a resize to contents stalls the GUI)."""
+        metrics = self.view.fontMetrics()
+        widest = max((metrics.horizontalAdvance(n) for n in ("Class", *names)), default=0)
+        self.view.horizontalHeader().resizeSection(1, min(widest + 16, CLASS_WIDTH_MAX))
 
     def reload(self) -> None:
         self._syncing = True

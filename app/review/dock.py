@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayo
                                QTabWidget, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from detr_core.review.config import ReviewConfig
-from detr_core.review.findings import Finding
+from detr_core.review.finding import Finding
 from detr_core.review.queue import ImageReview, ReviewQueue
 
 from .dismissals import Dismissals, finding_key

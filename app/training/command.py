@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from detr_core.data.transforms import RESOLUTION_CHOICES
+from detr_core.data.resolutions import RESOLUTION_CHOICES
 from detr_core.devices import DEVICE_CHOICES
 from detr_core.model.config import PRESETS
 

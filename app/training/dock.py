@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import Slot
 from PySide6.QtGui import QAction, QFont
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar, QTabWidget, QToolBar, QVBoxLayout,
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar, QSizePolicy, QTabWidget, QToolBar,
+                               QVBoxLayout,
                                QWidget)
 
 from detr_core.train.events import EpochDone, EvalDone, RunStarted, RunWarning, StepDone
@@ -57,6 +58,12 @@ class TrainingDockWidget(QWidget):
         for widget, title in ((self.plots, "Curves"), (self.log, "Log"), (self.metrics, "Metrics"),
                               (self.history, "Runs")):
             self.tabs.addTab(widget, title)
+        # The tabs take the height the dock has, down to their minimum, and ask for no more: the
+        # Runs and Metrics tables' size hints would make the dock scroll at 1366×768.
+        self.tabs.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Ignored)
+        self.tabs.setMinimumHeight(self.tabs.minimumSizeHint().height())
+        self.tabs.setCornerWidget(self.plots.options)  # shown with the Curves tab only
+        self.tabs.currentChanged.connect(lambda _i: self.plots.options.setVisible(self.tabs.currentWidget() is self.plots))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 2)
         layout.setSpacing(2)

@@ -5,28 +5,37 @@ Receiving and drawing are apart (the Acconeer pattern): events only update the r
 (state.training.record.curves); a QTimer redraws at REDRAW_HZ when they changed. Every curve is a
 PlotDataItem created once and fed with setData; peak downsampling and clip-to-view keep long
 runs cheap. Overlay curves of other runs are made when a run is ticked in the Runs list.
+
+pyqtgraph (about a second to import) is imported when the plots are first needed: shortly after
+the Curves tab is first shown (after the window is on screen), or when `item()` / `plot()` asks.
 """
 from __future__ import annotations
 
-import pyqtgraph as pg
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Qt, QTimer, Slot
-from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+if TYPE_CHECKING:
+    import pyqtgraph as pg
 
 from .curves import DEFAULT_SMOOTHING, RunCurves
 from .runs import RunRecord
 
 REDRAW_HZ = 10
-MIN_HEIGHT = 190  # px: the five plots side by side
+MIN_HEIGHT = 140  # px: the five plots side by side, their legends under them
+LEGEND_COLUMNS = 3  # entries side by side under each plot
+BUILD_DELAY_MS = 100  # after the Curves tab is first shown: the window paints before pyqtgraph loads
 _PLOTS = {  # key: (title, x label)
     "loss": ("Loss per step", "step"), "terms": ("Loss terms per step", "step"),
-    "lr": ("Learning rate", "step"), "epoch": ("Loss per epoch (training, validation)", "epoch"),
-    "map": ("Validation mAP", "epoch"),
+    "lr": ("Learning rate per step", "step"), "epoch": ("Loss per epoch", "epoch"),
+    "map": ("Validation mAP per epoch", "epoch"),
 }
 _COLORS = {"loss": "#1f77b4", "loss_ce": "#d62728", "loss_bbox": "#2ca02c", "loss_giou": "#9467bd",
            "lr": "#ff7f0e", "lr_backbone": "#8c564b", "train_loss": "#1f77b4", "val_loss": "#ff7f0e", "AP": "#1f77b4", "AP50": "#ff7f0e",
            "AP75": "#2ca02c"}
 _LABELS = {"loss": "total", "loss_ce": "class", "loss_bbox": "L1 box", "loss_giou": "GIoU",
-           "lr": "lr", "lr_backbone": "lr backbone", "train_loss": "training loss", "val_loss": "validation loss", "AP": "AP", "AP50": "AP50",
+           "lr": "lr", "lr_backbone": "lr backbone", "train_loss": "training", "val_loss": "validation", "AP": "AP", "AP50": "AP50",
            "AP75": "AP75"}
 # item name -> (plot, series, smoothed)
 _ITEMS = {
@@ -55,30 +64,23 @@ class TrainingPlotsWidget(QWidget):
         self.show_raw.setChecked(True)
         self.show_raw.setToolTip("Also draw the unsmoothed per-step values (faint)")
         self.show_raw.toggled.connect(self._on_show_raw_toggled)
-        self.graphics = pg.GraphicsLayoutWidget()
-        self.graphics.setBackground("w")
+        self.graphics = None  # the pyqtgraph GraphicsLayoutWidget, made by build()
         self.plots: dict[str, pg.PlotItem] = {}
-        self.graphics.setMinimumHeight(MIN_HEIGHT)
-        for i, (key, (title, x_label)) in enumerate(_PLOTS.items()):
-            plot = self.graphics.addPlot(row=0, col=i)
-            plot.setTitle(title, size="9pt")
-            plot.setLabel("bottom", x_label, **{"font-size": "8pt"})
-            plot.showGrid(x=True, y=True, alpha=0.25)
-            plot.addLegend(offset=(-5, 5), labelTextSize="7pt", verSpacing=-6)
-            plot.setDownsampling(auto=True, mode="peak")
-            plot.setClipToView(True)
-            self.plots[key] = plot
-        self._items = {name: self._make_item(name, *spec) for name, spec in _ITEMS.items()}
+        self._items: dict[str, pg.PlotDataItem] = {}
         self._overlay_items: dict[str, list[pg.PlotDataItem]] = {}
-        header = QHBoxLayout()
+        self._placeholder = QLabel("Loading the plots…")
+        self._placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._placeholder.setMinimumHeight(MIN_HEIGHT)
+        # The curves' options, for the tab bar's corner (TrainingDockWidget): no row of their own
+        self.options = QWidget()
+        header = QHBoxLayout(self.options)
+        header.setContentsMargins(0, 0, 4, 0)
         header.addWidget(QLabel("Smoothing"))
         header.addWidget(self.smoothing)
         header.addWidget(self.show_raw)
-        header.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(header)
-        layout.addWidget(self.graphics, 1)
+        layout.addWidget(self._placeholder, 1)
         self._drawn: tuple[int, int] | None = None  # (id of the curves, their version) on screen
         self.timer = QTimer(self)
         self.timer.setInterval(1000 // REDRAW_HZ)
@@ -87,7 +89,46 @@ class TrainingPlotsWidget(QWidget):
         training.overlays_changed.connect(self._on_training_overlays_changed)
         training.job_started.connect(lambda _run: self._apply_smoothing())
 
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self.graphics is None:
+            QTimer.singleShot(BUILD_DELAY_MS, self, self.build)
+
+    def build(self) -> None:
+        """Make the plots and their curves (once); draws what the curves hold so far."""
+        if self.graphics is not None:
+            return
+        import pyqtgraph as pg
+
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground("w")
+        self.graphics.setMinimumHeight(MIN_HEIGHT)
+        # Its size hint (about 230 px) does not ask for height: the dock's word-wrapped labels make
+        # its scroll area size the panel by height-for-width, and the plots would not fit at 1366×768.
+        self.graphics.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Ignored)
+        for i, (key, (title, _x_label)) in enumerate(_PLOTS.items()):  # the title names the x axis
+            plot = self.graphics.addPlot(row=0, col=i)
+            plot.setTitle(title, size="9pt")
+            plot.showGrid(x=True, y=True, alpha=0.25)
+            # The legend under the plot, in the layout, never over the data (issue 17, item 6);
+            # PlotItem adds every named curve to `plot.legend` (and removes it with the curve).
+            plot.legend = pg.LegendItem(labelTextSize="7pt", verSpacing=-6, colCount=LEGEND_COLUMNS)
+            self.graphics.addItem(plot.legend, row=1, col=i)
+            plot.setDownsampling(auto=True, mode="peak")
+            plot.setClipToView(True)
+            self.plots[key] = plot
+        self.graphics.ci.layout.setRowStretchFactor(0, 1)  # the plots take the height, legends their own
+        self.graphics.ci.layout.setRowStretchFactor(1, 0)
+        self._items = {name: self._make_item(name, *spec) for name, spec in _ITEMS.items()}
+        self.layout().replaceWidget(self._placeholder, self.graphics)
+        self._placeholder.deleteLater()
+        self._on_show_raw_toggled(self.show_raw.isChecked())
+        self._on_training_overlays_changed()
+        self.redraw()
+
     def _make_item(self, name: str, plot: str, series: str, smoothed: bool) -> pg.PlotDataItem:
+        import pyqtgraph as pg
+
         color = pg.mkColor(_COLORS[series])
         raw_of_smoothed = not smoothed and any(s == series and sm for p, s, sm in _ITEMS.values())
         if raw_of_smoothed:
@@ -103,9 +144,16 @@ class TrainingPlotsWidget(QWidget):
     def item(self, name: str) -> pg.PlotDataItem:
         """The curve `name`: loss, loss_smooth, loss_ce(_smooth), loss_bbox(_smooth),
         loss_giou(_smooth), lr, lr_backbone, train_loss, val_loss, AP, AP50, AP75."""
+        self.build()
         return self._items[name]
 
+    def plot(self, key: str) -> pg.PlotItem:
+        """The plot `key`: loss, terms, lr, epoch, map."""
+        self.build()
+        return self.plots[key]
+
     def overlay_items(self, run_dir: str) -> list[pg.PlotDataItem]:
+        self.build()
         return list(self._overlay_items.get(str(run_dir), []))
 
     def displayed(self) -> RunRecord | None:
@@ -115,7 +163,7 @@ class TrainingPlotsWidget(QWidget):
     @Slot()
     def redraw(self) -> None:
         record = self.displayed()
-        if record is None:
+        if record is None or self.graphics is None:
             return
         curves = record.curves
         if self._drawn == (id(curves), curves.version):
@@ -147,11 +195,15 @@ class TrainingPlotsWidget(QWidget):
 
     @Slot()
     def _on_training_overlays_changed(self) -> None:
+        if self.graphics is None:  # build() draws the overlays
+            return
         for items in self._overlay_items.values():
             for (plot, _series, _smoothed), item in zip(_OVERLAY, items):
                 self.plots[plot].removeItem(item)  # and its legend entry
         self._overlay_items = {}
         self._apply_smoothing()
+        import pyqtgraph as pg
+
         for k, (key, record) in enumerate(self.training.overlays.items()):
             color = pg.mkColor(_OVERLAY_COLORS[k % len(_OVERLAY_COLORS)])
             pen = pg.mkPen(color, width=2, style=Qt.PenStyle.DashLine)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from detr_core.train.events import CheckpointSaved, EpochDone, EvalDone, RunEnded, RunFailed, RunStarted, StepDone
-from detr_core.train.run_files import BEST, CHECKPOINT, METRICS, MODEL
+from detr_core.train.run_names import BEST, CHECKPOINT, METRICS, MODEL
 
 from .curves import RunCurves
 from .jsonl import JsonLinesParser

@@ -7,10 +7,28 @@
 
 Files are only ever read with torch.load(weights_only=True) (argparse.Namespace allow-listed) or
 safetensors; every problem is a one-line CheckpointError naming the file.
-"""
-from .hub import OFFICIAL_CHECKPOINTS
-from .loader import LoadedCheckpoint, load_checkpoint
-from .project import read_checkpoint_state, save_checkpoint
 
-__all__ = ["LoadedCheckpoint", "OFFICIAL_CHECKPOINTS", "load_checkpoint", "read_checkpoint_state",
-           "save_checkpoint"]
+Names are imported on first use, so `from detr_core.checkpoints.hub import OFFICIAL_CHECKPOINTS`
+(the window's model panel, before anything is loaded) does not import torch.
+"""
+from __future__ import annotations
+
+import importlib
+
+_WHERE = {
+    "OFFICIAL_CHECKPOINTS": "hub",
+    "LoadedCheckpoint": "loader",
+    "load_checkpoint": "loader",
+    "read_checkpoint_state": "project",
+    "save_checkpoint": "project",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'detr_core.checkpoints' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value

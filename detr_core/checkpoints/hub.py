@@ -13,8 +13,6 @@ import os
 import urllib.error
 from pathlib import Path
 
-import torch.hub
-
 from ..model.config import ModelConfig, preset
 from ..errors import CheckpointError
 
@@ -34,6 +32,8 @@ _verified: set[tuple[str, int, int]] = set()  # (path, size, mtime_ns) whose has
 
 def hash_prefix(filename: str) -> str:
     """The SHA-256 prefix a torch.hub file name carries ("detr-r50-e632da11.pth" -> "e632da11")."""
+    import torch.hub  # here, not at import: the window lists these names before torch is loaded
+
     match = torch.hub.HASH_REGEX.search(filename)
     if not match or not match.group(1):
         raise CheckpointError(f"file name {filename} carries no SHA-256 prefix")
@@ -41,6 +41,8 @@ def hash_prefix(filename: str) -> str:
 
 
 def cache_path(filename: str) -> Path:
+    import torch.hub
+
     return Path(torch.hub.get_dir()) / "checkpoints" / filename
 
 
@@ -73,6 +75,8 @@ def fetch(name: str) -> tuple[Path, ModelConfig]:
     if not path.is_file():
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            import torch.hub
+
             torch.hub.download_url_to_file(url, os.fspath(path), hash_prefix=prefix, progress=False)
         except (urllib.error.URLError, OSError, TimeoutError) as e:
             reason = getattr(e, "reason", None) or getattr(e, "strerror", None) or e

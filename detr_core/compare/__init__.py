@@ -6,10 +6,29 @@
 
 Object outcomes (outcomes.py), the summary with a paired bootstrap interval (summary.py) over
 pycocotools' own per-image matches (fast_ap.py), and running two checkpoints (run.py).
+Names are imported on first use: the summary needs no torch, running checkpoints does.
 """
-from .outcomes import ERROR_TYPES, Boxes, image_outcomes
-from .run import compare_checkpoints
-from .summary import CompareConfig, Comparison, compare_results, format_summary
+from __future__ import annotations
 
-__all__ = ["Boxes", "CompareConfig", "Comparison", "ERROR_TYPES", "compare_checkpoints",
-           "compare_results", "format_summary", "image_outcomes"]
+import importlib
+
+_WHERE = {
+    "Boxes": "outcomes",
+    "ERROR_TYPES": "outcomes",
+    "image_outcomes": "outcomes",
+    "compare_checkpoints": "run",
+    "CompareConfig": "summary",
+    "Comparison": "summary",
+    "compare_results": "summary",
+    "format_summary": "summary",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'detr_core.compare' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value

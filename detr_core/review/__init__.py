@@ -4,7 +4,7 @@
     queue = review_labelled("model.pth", "annotations.json")      # findings per box, ranked images
     queue.write("findings.json")
 
-Layers: predictions.py (what a query says), findings.py (cleanlab's scores + label checks + DETR
+Layers: predictions.py (what a query says), finding.py (one finding), findings.py (cleanlab's scores + label checks + DETR
 extras, one image), labelled.py / unlabelled.py (generators over images, for a background
 worker), queue.py (the ranked queue and findings.json), honesty.py (in- or out-of-sample),
 crossfit.py (K fold models, honest scores), loop.py (what the user did with the pre-labels),
@@ -23,8 +23,8 @@ _WHERE = {
     "iter_crossfit": "crossfit",
     "make_folds": "crossfit",
     "train_fold_models": "crossfit",
-    "KINDS": "findings",
-    "Finding": "findings",
+    "KINDS": "finding",
+    "Finding": "finding",
     "find_issues": "findings",
     "matched_queries": "findings",
     "QueryExplanation": "explain",

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..model.box_ops import box_cxcywh_to_xyxy
-from .findings import Finding
+from .finding import Finding
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .boxes import iou_matrix
-from .findings import Finding
+from .finding import Finding
 from .inject import EXPECTED, Mistake
 from .queue import ImageReview
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from ..atomic import atomic_write_json
 from ..errors import DatasetError
 from .config import ReviewConfig
-from .findings import Finding
+from .finding import Finding
 from .honesty import Honesty
 
 VERSION = 1

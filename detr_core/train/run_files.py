@@ -22,12 +22,7 @@ from ..model.config import ModelConfig
 from ..data.classes import ClassMap
 from .config import TrainConfig
 
-CHECKPOINT = "checkpoint.pth"
-MODEL = "model.pth"
-BEST = "best.pth"
-METRICS = "metrics.jsonl"
-RUN_JSON = "run.json"
-RUN_FILES = (CHECKPOINT, MODEL, BEST, METRICS, RUN_JSON)
+from .run_names import BEST, CHECKPOINT, METRICS, MODEL, RUN_FILES, RUN_JSON  # noqa: F401 (names of this module)
 
 
 def remove_stale_temporaries(run_dir: Path) -> list[Path]:

@@ -54,3 +54,18 @@ def test_start_up_objects_are_frozen_out_of_later_collections(qtbot, gui_thread_
     finally:
         collector.stop()
     assert gc.get_freeze_count() == 0 and gc.isenabled()
+
+
+def test_what_a_model_load_made_is_frozen_too(qtbot, gui_thread_gc):
+    """torch is imported by the first model load, after start-up: its objects are frozen then."""
+    gui_thread_gc.stop()
+    collector = GuiThreadCollector()
+    try:
+        collector.freeze_startup()
+        after_startup = gc.get_freeze_count()
+        loaded = [Node() for _ in range(1000)]  # what a load leaves alive (modules, the model)
+        collector.freeze_loaded()
+        assert gc.get_freeze_count() >= after_startup + len(loaded)
+    finally:
+        collector.stop()
+    assert gc.get_freeze_count() == 0 and gc.isenabled()

@@ -140,9 +140,17 @@ class Explainer:
         if ended - started > 0.005 and threading.get_ident() == threading.main_thread().ident:
             chain, obj = [], receiver
             while obj is not None and len(chain) < 4:
-                chain.append(obj.objectName() or type(obj).__name__)
-                obj = obj.parent()
-            self.spans.append((started, ended, f"{'<'.join(chain)} {event.type().name}"))
+                try:
+                    chain.append(obj.objectName() or type(obj).__name__)
+                    obj = obj.parent()
+                except RuntimeError:  # deleted while its event was delivered (an animation ending)
+                    chain.append("(deleted)")
+                    break
+            try:
+                kind = event.type().name
+            except RuntimeError:
+                kind = "(deleted event)"
+            self.spans.append((started, ended, f"{'<'.join(chain)} {kind}"))
 
     def mark(self, what: str) -> None:
         self.marks.append((time.perf_counter(), what))
@@ -228,6 +236,7 @@ def main() -> int:
     window.resize(1400, 900)
     window.show()
     collector.freeze_startup()
+    window.state.model.model_changed.connect(collector.freeze_loaded)  # as run_gui
     state, model = window.state, window.state.model
 
     def spin(until, timeout=600.0, done_signal=None) -> bool:
