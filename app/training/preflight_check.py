@@ -22,7 +22,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Signal, Slot
 
 from detr_core.cli.preflight import EXIT_FINDINGS
-from detr_core.train.preflight import Finding
+from detr_core.train.finding import Finding
 
 from ..tasks import TaskRunner
 from .command import DataFiles, TrainOptions, preflight_command

@@ -14,10 +14,10 @@ perceptual hashes are within 4 bits are near duplicates.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
 
 import numpy as np
 
+from .finding import Finding
 from ..data.dataset import CocoDetection, ImageRecord
 from ..data.transforms import ResolutionPreset
 from ..errors import ImageError
@@ -32,22 +32,6 @@ CONFLICT_IOU = 0.95
 HASH_BITS = 4
 CLIPPED_SHARE = 0.2  # boxes reaching past the image: over this share, [x1, y1, x2, y2] given as COCO
 _SHOWN = 3
-
-
-@dataclass(frozen=True)
-class Finding:
-    severity: str  # "error" | "warning" | "ok"
-    check: str  # short name of the check
-    message: str
-    measured: dict | None = field(default=None, compare=False)  # numbers a caller can use, e.g.
-    #   the overfit's {"seconds_per_step": 0.8, "images_per_step": 2} (the dialog's time estimate)
-
-    def line(self) -> str:
-        return f"{self.severity}: {self.message}"
-
-    def to_dict(self) -> dict:
-        out = {"severity": self.severity, "check": self.check, "message": self.message}
-        return out | ({"measured": dict(self.measured)} if self.measured else {})
 
 
 def _names(records: list[ImageRecord], limit: int = _SHOWN) -> str:

@@ -16,8 +16,9 @@ def test_small_data_gets_groups_ema_and_says_why():
     facts = DataFacts(images=20, boxes=60, classes=7, max_boxes=6, new_classes=2, from_scratch=False)
     recipe = choose(facts)
     cfg = recipe.config
-    assert cfg.groups == 4 and cfg.ema_decay > 0 and cfg.batch_size == 4 and cfg.schedule == "cosine"
-    assert cfg.lr == 2e-4 and cfg.num_workers == 0
+    assert cfg.groups == 4 and cfg.batch_size == 4 and cfg.schedule == "cosine"
+    # measured (README, convergence table): the backbone at the main lr; EMA and lr 2e-4 did not help
+    assert cfg.lr == 1e-4 and cfg.lr_backbone == 1e-4 and cfg.ema_decay == 0 and cfg.num_workers == 0
     text = "\n".join(recipe.lines)
     assert "20 images" in text and "2 new" in text and "groups = 4" in text
 
