@@ -13,15 +13,20 @@ from detr_core.review.config import ReviewConfig
 from detr_core.review.queue import ImageReview
 
 
+FOLD_LINE = "detr-workbench review: fold"
+
+
 class ReviewJob(QObject):
     described = Signal(dict)  # the queue, before any image: {"kind", "model", "honesty", "class_mapping"}
     image_reviewed = Signal(object)  # ImageReview, as each image's result arrives
     finished = Signal(str)  # the findings file written
     failed = Signal(str)  # one line
+    progress = Signal(str)  # cross-fit: the child's "fold i/K: training on N images" lines, as they come
 
     def __init__(self, checkpoint: str | Path, out: str | Path, *, json_path: str | Path | None = None,
                  images: str | Path | None = None, image_list: str | Path | None = None,
-                 cfg: ReviewConfig = ReviewConfig(), device: str = "cpu", parent=None):
+                 cfg: ReviewConfig = ReviewConfig(), device: str = "cpu", folds: int | None = None,
+                 fold_train: str | None = None, fold_dir: str | Path | None = None, parent=None):
         super().__init__(parent)
         self.cfg = cfg
         defaults = ReviewConfig()
@@ -34,13 +39,19 @@ class ReviewJob(QObject):
             self.arguments += ["--images", str(images)]
         if image_list is not None:  # unlabelled: these images (a text file, one path a line)
             self.arguments += ["--image-list", str(image_list)]
+        if folds is not None:  # cross-fit: the fold runs go next to the findings file
+            fold_dir = fold_dir if fold_dir is not None else Path(out).with_name(Path(out).stem + "_folds")
+            self.arguments += ["--folds", str(folds), "--fold-train", fold_train or "", "--fold-dir", str(fold_dir)]
         for s in settings:
             self.arguments += ["--set", s]
         self.process = QProcess(self)
         self.process.readyReadStandardOutput.connect(self._on_process_output)
+        self.process.readyReadStandardError.connect(self._on_process_error_output)
         self.process.finished.connect(self._on_process_finished)
         self.process.errorOccurred.connect(self._on_process_error)
         self._buffer = b""
+        self._err_buffer = b""
+        self._err_lines: list[str] = []  # the child's stderr, kept for the failed line
         self._out = str(out)
         self._ended = False
         self._started = 0.0
@@ -69,6 +80,18 @@ class ReviewJob(QObject):
             elif event.get("type") == "queue":
                 self.described.emit(event)
 
+    @Slot()
+    def _on_process_error_output(self) -> None:
+        self._err_buffer += bytes(self.process.readAllStandardError())
+        *lines, self._err_buffer = self._err_buffer.replace(b"\r", b"\n").split(b"\n")
+        for raw in lines:
+            line = raw.decode("utf-8", "replace").strip()
+            if not line:
+                continue
+            self._err_lines = (self._err_lines + [line])[-200:]
+            if line.startswith(FOLD_LINE):
+                self.progress.emit(line[len("detr-workbench review: "):])
+
     @Slot(int, QProcess.ExitStatus)
     def _on_process_finished(self, code: int, status: QProcess.ExitStatus) -> None:
         self._on_process_output()
@@ -81,7 +104,8 @@ class ReviewJob(QObject):
         if status == QProcess.ExitStatus.NormalExit and code in (0, 1) and written:
             self.finished.emit(self._out)
             return
-        err = bytes(self.process.readAllStandardError()).decode("utf-8", "replace").strip().splitlines()
+        self._on_process_error_output()
+        err = self._err_lines + [self._err_buffer.decode("utf-8", "replace").strip()] * bool(self._err_buffer.strip())
         errors = [line for line in err if "error:" in line]
         self.failed.emit((errors or err or [f"review stopped (exit code {code})"])[-1])
 

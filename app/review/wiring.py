@@ -2,17 +2,21 @@
 saved labels with the model in use in a child process (`detr-workbench review --jsonl`); the
 Review dock fills as each image's result arrives; selecting a finding shows its image; A takes
 the model's fix (a new box, the model's box or its class: one undoable edit), D dismisses the
-finding for this model (remembered beside the document), N goes to the next one."""
+finding for this model (remembered beside the document), N goes to the next one. The dock's
+Cross-fit… group runs the same review with K fold models trained in the background (each scores
+the images it did not see); the latest fold line shows while they train."""
 from __future__ import annotations
 
+import shlex
 import tempfile
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, Qt
-from PySide6.QtWidgets import QLabel, QStackedWidget
+from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from detr_core.review.config import ReviewConfig
 
+from .crossfit_form import CrossfitForm
 from .dismissals import Dismissals
 from .dock import ReviewWidget
 from .job import ReviewJob
@@ -48,16 +52,49 @@ class ReviewUi(QObject):
                            "and the labels disagree, with a reason for every flagged box.")
         self.hint.setWordWrap(True)
         self.stack.addWidget(self.hint)
-        self.dock = window.add_dock(self.stack, "Review", Qt.DockWidgetArea.RightDockWidgetArea, "review")
+        self.crossfit = CrossfitForm()
+        self.crossfit.toggled.connect(self._on_crossfit_toggled)
+        self.crossfit.start_requested.connect(self.start_crossfit)
+        self.crossfit.cancel_requested.connect(self.cancel)
+        content = QWidget()
+        layout = QVBoxLayout(content)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.stack, 1)
+        layout.addWidget(self.crossfit)
+        self.dock = window.add_dock(content, "Review", Qt.DockWidgetArea.RightDockWidgetArea, "review")
         self.panel: ReviewWidget | None = None
         self.job: ReviewJob | None = None
         self.unlabelled_job: ReviewJob | None = None  # then the images the file has no record of
         self._out = Path(tempfile.mkdtemp(prefix="detr-review-")) / "findings.json"
+        self._last_said = ""
         self.loop = LoopRecorder(window)  # what became of the accepted pre-labels, on each save
         window.actions["review_queue"].triggered.connect(self.start)
         window.menu("&Model").addAction(window.actions["review_queue"])
 
-    def start(self) -> bool:
+    def start_crossfit(self, folds: int, options: str) -> bool:
+        """The Cross-fit… group's Start: K fold models trained on the other folds, each scoring
+        its held-out fold. Options that do not parse or more folds than images: one line, no run."""
+        doc = self.state.document
+        if doc is None or self.state.model.info is None:
+            return self._crossfit_refused("Open annotations and load a model first: the queue compares them.")
+        parsed = self.crossfit.parse(len(doc.images))
+        if isinstance(parsed, str):
+            return self._crossfit_refused(parsed)
+        k, arguments = parsed
+        if not self.start(folds=k, fold_train=shlex.join(arguments)):
+            return self._crossfit_refused(self._last_said)
+        self.crossfit.say(f"{k} folds: starting…")
+        return True
+
+    def _crossfit_refused(self, line: str) -> bool:
+        self.crossfit.say(line, error=True)
+        return self._say(line)
+
+    def _on_crossfit_toggled(self, shown: bool) -> None:
+        if shown and self.state.model.info is not None:
+            self.crossfit.set_model_source(str(self.state.model.info.source))
+
+    def start(self, folds: int | None = None, fold_train: str | None = None) -> bool:
         doc, model = self.state.document, self.state.model
         if doc is None or model.info is None:
             return self._say("Open annotations and load a model first: the queue compares them.")
@@ -82,8 +119,16 @@ class ReviewUi(QObject):
         self.panel.unlabelled_selected.connect(self._on_panel_unlabelled_selected)
         self.stack.addWidget(self.panel)
         self.stack.setCurrentWidget(self.panel)
+        # a fresh folder for each cross-fit: a fold model of an earlier run is never reused
+        fold_dir = tempfile.mkdtemp(prefix="folds-", dir=self._out.parent) if folds else None
         self.job = ReviewJob(model.info.source, self._out, json_path=doc.path, images=doc.image_root, cfg=cfg,
-                             parent=self)
+                             folds=folds, fold_train=fold_train, fold_dir=fold_dir, parent=self)
+        self.job.progress.connect(self.crossfit.say)
+        if folds:
+            self.job.image_reviewed.connect(lambda _r, job=self.job: job is self.job and self.crossfit.say(
+                f"{folds} folds trained: scoring the held-out images…"))
+            self.job.finished.connect(lambda out: self.crossfit.say(f"cross-fitted review ready ({out})"))
+            self.job.failed.connect(lambda message: self.crossfit.say(message, error=True))
         for row in self.state.images.clear_review_scores():  # blank until each result arrives
             self.state.image_changed.emit(row)
         self.job.described.connect(self.panel.describe)
@@ -95,13 +140,20 @@ class ReviewUi(QObject):
         self.job.start()
         self.dock.show()
         self.dock.raise_()
-        self._say("Scoring the images in the background…")
+        self._say(f"Training {folds} fold models in the background, then scoring…" if folds else
+                  "Scoring the images in the background…")
         return True
 
     def refresh(self) -> None:
         """Score again with the model in use (the one-click loop calls this)."""
         if self.state.document is not None and self.state.document.path is not None and not self.state.is_dirty():
             self.start()
+
+    def cancel(self) -> None:
+        """Stop the review (and a cross-fit's fold training) that is running."""
+        if any(j.process.state() != j.process.ProcessState.NotRunning for j in self._cancel_jobs()):
+            self.crossfit.say("cancelled")
+            self._say("Review cancelled.")
 
     def shutdown(self) -> None:
         """The window closes: a running review child process ends with it."""
@@ -135,6 +187,7 @@ class ReviewUi(QObject):
         self._say(f"Review queue ready ({path}); ranking {len(images)} unlabelled image(s)…")
 
     def _say(self, text: str) -> bool:
+        self._last_said = text
         self.state.message.emit(text)
         return False
 

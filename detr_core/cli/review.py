@@ -151,23 +151,36 @@ def _crossfit(args, cfg, progress, stream):
     if loaded.report.problems:
         raise DatasetError(f"{args.json}: {loaded.report.problems[0]}")
     folds = crossfit.make_folds(loaded.data, args.folds)
+    _stop_folds_on_sigterm()
     fold_dir = args.fold_dir or args.out.with_name(args.out.stem + "_folds")
     models = crossfit.train_fold_models(loaded.data, loaded.image_root, folds, fold_dir, shlex.split(args.fold_train),
                                         on_fold=lambda i, message: print(f"detr-workbench review: {message}",
                                                                          file=sys.stderr))
+    from ..infer.detector import Detector
+
+    first = Detector.from_checkpoint(models[0], device="cpu")
+    mapping = ClassMapping.build(first.class_names, loaded.data.get("categories", []), first.category_ids).note
     queue = ReviewQueue("labelled", f"{len(models)} fold models ({fold_dir})", crossfit.crossfit_honesty(len(folds)),
-                        "", cfg)
+                        mapping, cfg)
+    if stream:  # the queue event first, as for a normal review: its honesty says cross-fitted
+        _stream_start(queue)
     for review in crossfit.iter_crossfit(loaded.data, loaded.image_root, folds, models, cfg, device=args.device,
                                          batch_size=args.batch_size, on_progress=progress):
         queue.add(review)
         if stream:
             stream(review)
-    from ..infer.detector import Detector
-
-    first = Detector.from_checkpoint(models[0], device="cpu")
-    queue.class_mapping = ClassMapping.build(first.class_names, loaded.data.get("categories", []),
-                                             first.category_ids).note
     return queue
+
+
+def _stop_folds_on_sigterm() -> None:
+    """SIGTERM (the window's Cancel) ends this process and the fold training it is waiting on:
+    the exit unwinds through `subprocess.run`, which kills its child."""
+    import signal
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def _summary(queue, args) -> None:
