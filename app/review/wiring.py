@@ -68,7 +68,7 @@ class ReviewUi(QObject):
         self._out = Path(tempfile.mkdtemp(prefix="detr-review-")) / "findings.json"
         self._last_said = ""
         self.loop = LoopRecorder(window)  # what became of the accepted pre-labels, on each save
-        window.actions["review_queue"].triggered.connect(self.start)
+        window.actions["review_queue"].triggered.connect(lambda _checked=False: self.start())
         window.menu("&Model").addAction(window.actions["review_queue"])
 
     def start_crossfit(self, folds: int, options: str) -> bool:
