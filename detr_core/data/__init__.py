@@ -12,8 +12,8 @@ import importlib
 
 _WHERE = {
     "ClassMap": "classes",
-    "Batch": "collate",
-    "collate": "collate",
+    "Batch": "batching",
+    "collate": "batching",
     "CocoDetection": "dataset",
     "load_detection_dataset": "dataset",
     "EpochSampler": "sampler",

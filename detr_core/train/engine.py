@@ -30,7 +30,7 @@ from torch.utils.data import DataLoader
 from . import distributed
 from ..model.config import ModelConfig
 from ..model.criterion import SetCriterion
-from ..data.collate import Batch, collate
+from ..data.batching import Batch, collate
 from ..data.sampler import EpochSampler
 from ..errors import CheckpointError, NonFiniteLossError
 from .budget import MEASURE_STEPS, BudgetClock, TimeBudget

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..data.collate import collate
+from ..data.batching import collate
 from ..data.dataset import CocoDetection
 from ..data.transforms import EvalTransform, ResolutionPreset
 from ..model.box_ops import box_cxcywh_to_xyxy, box_iou

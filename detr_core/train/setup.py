@@ -10,7 +10,7 @@ import torch
 
 from ..model.config import ModelConfig, preset
 from ..data.classes import ClassMap
-from ..data.collate import collate
+from ..data.batching import collate
 from ..data.dataset import load_detection_dataset
 from ..data.summary import DatasetSummary
 from ..data.transforms import EvalTransform, ResolutionPreset, TrainTransform, resolution_for, resolution_preset

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from . import distributed
-from ..data.collate import Batch
+from ..data.batching import Batch
 from ..errors import NonFiniteLossError
 from ..model.criterion import SetCriterion
 from .config import TrainConfig

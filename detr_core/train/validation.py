@@ -11,7 +11,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Subset
 
 from . import distributed
-from ..data.collate import collate
+from ..data.batching import collate
 from ..data.dataset import CocoDetection
 from ..model.criterion import SetCriterion
 from .step import float_terms

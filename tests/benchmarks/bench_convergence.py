@@ -172,7 +172,7 @@ def fine_tune(args) -> None:
 def step_cost(args) -> None:
     """Seconds per optimizer step (batch 4, the demo model at 192 px) for K query groups."""
     from detr_core.checkpoints import load_checkpoint
-    from detr_core.data.collate import collate
+    from detr_core.data.batching import collate
     from detr_core.train import setup
     from detr_core.train.config import TrainConfig
     from detr_core.train.engine import train

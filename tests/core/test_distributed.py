@@ -16,7 +16,7 @@ import torch
 import torch.multiprocessing as mp
 
 from detr_core.model.criterion import SetCriterion
-from detr_core.data.collate import collate
+from detr_core.data.batching import collate
 from detr_core.data.sampler import EpochSampler
 from detr_core.train.optim import LRSchedule, build_optimizer
 from detr_core.train.config import TrainConfig

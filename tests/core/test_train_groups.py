@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from detr_core.checkpoints import load_checkpoint, read_checkpoint_state
-from detr_core.data.collate import collate
+from detr_core.data.batching import collate
 from detr_core.infer.detector import Detector
 from detr_core.model.criterion import SetCriterion
 from detr_core.model.detr import build

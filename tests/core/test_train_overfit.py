@@ -14,7 +14,7 @@ from detr_core.data.transforms import EvalTransform
 from detr_core.model.detr import build
 from detr_core.train.engine import TrainData, train
 from detr_core.train.finetune import calibrate_frozen_batchnorm
-from detr_core.data.collate import collate
+from detr_core.data.batching import collate
 from detr_core.train.config import TrainConfig
 
 from test_train_helpers import Recorder
