@@ -22,7 +22,7 @@ run: $(STAMP)
 # budgets (no module over 400 lines, no class over 40 methods: offenders are listed).
 test: $(STAMP)
 	$(VENV)/bin/lint-imports --no-cache
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -n 2
 	$(PY) tests/check_sizes.py
 
 # The tests not marked slow (a slow one takes over ~3 s on an idle 2-core CPU: a child process
