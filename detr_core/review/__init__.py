@@ -14,7 +14,7 @@ Names are imported on first use (cleanlab, which findings.py needs, takes a whil
 """
 from __future__ import annotations
 
-import importlib
+from ..lazy import lazy_exports
 
 _WHERE = {
     "review_labelled": "api",
@@ -27,8 +27,8 @@ _WHERE = {
     "Finding": "finding",
     "find_issues": "findings",
     "matched_queries": "findings",
-    "QueryExplanation": "explain",
-    "explain": "explain",
+    "QueryExplanation": "explanation",
+    "explain": "explanation",
     "Honesty": "honesty",
     "check_honesty": "honesty",
     "Mistake": "inject",
@@ -54,15 +54,4 @@ _WHERE = {
 }
 __all__ = sorted(_WHERE)
 
-
-def __getattr__(name: str):
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'detr_core.review' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)
