@@ -9,7 +9,8 @@ It also keeps what the window holds with the document beyond the COCO object (th
 predictions, app/model/decision_journal.py): `note(owner, data)` journals one of their changes, in
 order with the edits, and `extras()` (set by their owner) gives their whole state for every header
 written from then on (after a save, in a compaction, and `restate()` once a new document's state is
-known).
+known). `settle` (set by their owner, called on the open's worker thread: recovery.Settle) keeps
+the extras of an old journal that holds no edit beyond the file.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from detr_core.coco import CocoDocument
 from detr_core.coco.changes import Change, encode
 
 from .journal import FLUSH_SECONDS, Journal
-from .replay import extra_record, journal_header
+from .replay import Settle, extra_record, journal_header
 
 
 class JournalKeeper:
@@ -37,6 +38,7 @@ class JournalKeeper:
         self.journal: Journal | None = None
         self.document: CocoDocument | None = None
         self.extras: Callable[[], dict] | None = None  # owner -> JSON state, for headers
+        self.settle: Settle | None = None  # keeps an old journal's extras beside the file
         self._edits = 0  # since the journal was started
         self._target: Path | None = None
         self._recovered = False

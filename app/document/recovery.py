@@ -8,7 +8,10 @@ is not writable, `<app data>/autosave/<hash of the target>-<name>.journal`.
 
 An old journal is offered for recovery only when replaying it gives something other than the file
 as it opens now: a journal left by a crash right after a save (its edits are all in the file)
-goes away quietly. One started on a version of the file that has since been changed by another
+goes away quietly. One that replays to the file but carries extras (decisions on predictions made
+while edits were unsaved, then every edit undone) first lets their owner keep them beside the
+file (`settle`); it is offered only if they cannot be kept so (a document never saved, a folder
+not writable). One started on a version of the file that has since been changed by another
 program cannot be replayed; it is renamed `.stale` (kept, never offered again) and the user is
 told in one line.
 """
@@ -20,7 +23,7 @@ import os
 from pathlib import Path
 
 from .journal import SUFFIX
-from .replay import ObsoleteJournalError, StaleJournalError, rebuild
+from .replay import ObsoleteJournalError, Settle, StaleJournalError, rebuild
 from .opening import OpenResult, build_entries, scan_images
 
 log = logging.getLogger(__name__)
@@ -46,9 +49,9 @@ def existing_journals(target: Path, fallback_dir: Path) -> list[Path]:
     return [p for p in candidates if p.is_file()]
 
 
-def check_journal(opened: OpenResult, journal: Path) -> tuple[bool, str | None]:
+def check_journal(opened: OpenResult, journal: Path, settle: Settle | None = None) -> tuple[bool, str | None]:
     """(worth offering, a one-line note for the user or None). Removes an obsolete journal and
-    renames a stale one."""
+    renames a stale one. `settle`: see Settle; DatasetError from it leaves the journal in place."""
     try:
         recovered = rebuild(journal, opened.target, opened.document.image_root)
     except ObsoleteJournalError:
@@ -61,6 +64,9 @@ def check_journal(opened: OpenResult, journal: Path) -> tuple[bool, str | None]:
         return False, f"{e}; the unsaved edits made to the earlier version were not recovered " \
                       f"(kept in {kept})"
     if recovered.document.data == opened.document.data:
+        if recovered.extras.records and settle is not None \
+                and settle(opened.document, opened.target, recovered.extras, journal):
+            return True, None
         log.info("%s: nothing beyond the file, removed", journal)
         journal.unlink(missing_ok=True)
         return False, None

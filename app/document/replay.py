@@ -17,6 +17,7 @@ import dataclasses
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from detr_core.coco import CocoDocument
 from detr_core.coco.changes import replay
@@ -54,6 +55,12 @@ class Extras:
     def of(self, owner: str) -> tuple[object | None, list]:
         """(the header's state of `owner` or None, its records' data in order)."""
         return self.header.get(owner), [data for name, data in self.records if name == owner]
+
+
+# settle(document, target, extras, journal): the extras' owner keeps `extras`, carried by `journal`
+# whose edits give back exactly `document` (the file at `target` as it opens now), beside that file.
+# True: they still hold something only the journal has (offer it). On the open's worker thread.
+Settle = Callable[[CocoDocument, Path, Extras, Path], bool]
 
 
 @dataclass(frozen=True)

@@ -115,7 +115,7 @@ class DocumentSession(QObject):
                 return result, None
         for found in existing_journals(result.target, self.fallback_dir):
             try:
-                worth, note = check_journal(result, found)
+                worth, note = check_journal(result, found, self.journal.settle)
             except (DatasetError, OSError) as e:
                 worth, note = False, f"{found}: cannot recover from it ({e})"
             if note:

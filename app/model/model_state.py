@@ -15,15 +15,19 @@ methods (their signals are forwarded to the ones of the same meaning here):
   - `importer` (importing.py): a COCO results file shown as the predictions.
 They share the PredictionStore (`store`) and the DecisionBook (`decisions`), the accept/reject
 decisions, which are read from beside the document when it opens and written beside it when it
-is saved (`save_decisions`, connected to the session's `saved` by wiring.py), or at once when a
-decision is all that changed since the last save (a rejection); in between they are kept in the
-document's edit journal (`journaling`, decision_journal.py), and recovered with it after a crash.
+is saved (`save_decisions`, connected to the session's `saved` by wiring.py), at once when a
+decision is all that changed since the last save (a rejection), and when undo or redo brings the
+document back to its saved state after decisions were made (the file is the document again, so
+nothing would write them: no question on close, and a journal that replays to the file is not
+offered); in between they are kept in the document's edit journal (`journaling`,
+decision_journal.py), and recovered with it after a crash.
 """
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+import shiboken6
 from PySide6.QtCore import QObject, QSettings, Signal, Slot
 
 from detr_core.devices import DEVICE_CHOICES
@@ -81,6 +85,7 @@ class ModelState(QObject):
         self.running = False
         self._seconds: dict[str, float] = {}  # model time of each image's last detection, by path
         self._fallback: str | None = None  # loaded if the checkpoint loaded at start fails
+        self._unwritten = False  # decisions made since the decisions file was last written
         self.prediction_view = PredictionView(state, self.store, self.decisions, self)
         self.acceptor = PredictionAcceptor(state, self.store, self.decisions, self.prediction_view,
                                            lambda: self.info, self)
@@ -95,6 +100,7 @@ class ModelState(QObject):
         c.detect_failed.connect(self._on_client_detect_failed)
         state.current_changed.connect(self._on_state_current_changed)
         state.document_opened.connect(self._on_state_document_opened)
+        state.undo_stack.indexChanged.connect(self._on_undo_stack_index_changed)
 
     def _forward_signals(self) -> None:
         view, acceptor, runner = self.prediction_view, self.acceptor, self.batch_runner
@@ -259,6 +265,7 @@ class ModelState(QObject):
         (`journaling`, set by the window); annotation ids of the old one mean nothing here."""
         self.acceptor.drop_pending_accept()
         self.importer.forget()
+        self._unwritten = False
         document = self.state.document
         try:
             if document is not None and self.journaling is not None:
@@ -278,6 +285,20 @@ class ModelState(QObject):
         document = self.state.document
         if document is not None and document.path is not None and not self.state.is_dirty():
             self.save_decisions(str(document.path))
+        else:
+            self._unwritten = True
+
+    @Slot(int)
+    def _on_undo_stack_index_changed(self, _index: int) -> None:
+        """Undo or redo came back to the saved state: the document is its file again, so the
+        decisions made meanwhile are written beside it now (nothing else would: closing asks
+        nothing, and a journal that replays to the file is not offered)."""
+        stack, document = self.state.undo_stack, self.state.document
+        if not self._unwritten or not shiboken6.isValid(stack):  # a window being destroyed clears it
+            return
+        back = stack.count() > 0 and stack.isClean()  # (clear(), opening another file, empties it)
+        if back and document is not None and document.path is not None:
+            self.save_decisions(str(document.path))
 
     @Slot(str)
     def save_decisions(self, document_path: str) -> None:
@@ -292,6 +313,7 @@ class ModelState(QObject):
 
         try:
             self.decisions.write(document_path, in_document)
+            self._unwritten = False
         except DatasetError as e:  # the document itself is saved
             self.state.message.emit(str(e))
 

@@ -12,9 +12,11 @@ from pathlib import Path
 
 from app.document.journal import frame
 from app.document.journalling import JournalKeeper
+from app.document.opening import open_source
+from app.document.recovery import check_journal
 from app.document.replay import rebuild
-from app.model.decision_journal import DecisionJournal
-from app.model.decisions import REJECTED, DecisionBook
+from app.model.decision_journal import DecisionJournal, settle
+from app.model.decisions import REJECTED, DecisionBook, sidecar_for
 
 ROOT = Path(__file__).resolve().parents[3]
 MODEL, SIZE = "f" * 64, (800, 1333)
@@ -45,6 +47,8 @@ book.decide(image, model, size, 9, undone)
 doc.remove_annotation(undone)
 book.decide(image, model, size, 2, REJECTED)
 book.undecide(image, model, size, 2)             # un-rejected
+if sys.argv[2] == "all-undone":
+    doc.remove_annotation(kept)                  # every edit undone: the document is its file again
 assert keeper.journal.written(5)                 # what the writer thread does within 0.2 s
 assert "PySide6" not in sys.modules              # the decision journal is Qt-free
 print(kept, undone, flush=True)
@@ -115,3 +119,23 @@ def test_a_saved_decisions_file_is_the_start_of_a_journal_without_a_book_in_its_
     _document, recovered = _recovered_book(target)
     assert recovered.of(os.path.normpath(image), MODEL, SIZE) == {1: REJECTED, 4: kept, 7: REJECTED,
                                                                    9: undone}
+
+
+def test_a_journal_that_gives_back_the_file_leaves_its_decisions_beside_it(tmp_path):
+    """Every edit undone before the SIGKILL: the journal replays to the file, so it is not offered;
+    the reject made meanwhile goes to the decisions file instead (accepted ones whose box is gone,
+    and the un-rejected one, do not), and a second look at the same journal writes nothing."""
+    target = _saved_file(tmp_path)
+    _crash(target, "all-undone")
+    journal = target.with_name(target.name + ".journal")
+    left = journal.read_bytes()
+    assert check_journal(open_source(target), journal, settle) == (False, None)
+    assert not journal.exists()
+    book = DecisionBook()
+    book.read(target)
+    assert book.items() == [((os.path.normpath(tmp_path / "images" / "a.png"), MODEL, SIZE), {7: REJECTED})]
+    written = sidecar_for(target).stat()
+    journal.write_bytes(left)
+    assert check_journal(open_source(target), journal, settle) == (False, None)
+    again = sidecar_for(target).stat()
+    assert (again.st_ino, again.st_mtime_ns) == (written.st_ino, written.st_mtime_ns)
