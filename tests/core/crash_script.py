@@ -90,16 +90,24 @@ def payload_sha(doc: CocoDocument) -> str:
     return hashlib.sha256(doc.json_format.dumps(doc.data).encode("utf-8")).hexdigest()
 
 
-def expected_states(target: Path, seed: int, count: int, **every) -> tuple[list[str], dict[str, int]]:
+def expected_states(target: Path, seed: int, count: int, **every
+                    ) -> tuple[list[str], dict[str, int], list[tuple[str, int]]]:
     """[JSON of the document after step i] (i = 0: as loaded), {sha of a saved file: the first
-    step that saved it} (an undo can make a later save write an earlier version again)."""
+    step that saved it} (an undo can make a later save write an earlier version again), and
+    [(JSON of the document part-way through step i, i)]: a step can be more than one edit (a
+    class or an image added, then at once removed again), and the journal holds edits, not steps,
+    so a kill between the two leaves the first."""
     doc, _ = CocoDocument.load(target)
-    states, saved = [json.dumps(doc.data)], {payload_sha(doc): 0}
+    states, saved, inside = [json.dumps(doc.data)], {payload_sha(doc): 0}, []
+    after_edit: list[str] = []
+    doc.memory.add_observer(lambda _change: after_edit.append(json.dumps(doc.data)))
     for i, kind in steps(doc, seed, count, **every):
         states.append(json.dumps(doc.data))
+        inside.extend((state, i) for state in after_edit[:-1])  # the last one is states[i]
+        after_edit.clear()
         if kind == "save":
             saved.setdefault(payload_sha(doc), i)
-    return states, saved
+    return states, saved, inside
 
 
 def run_child(target: str, progress: str, seed: int, count: int, pause: float, every: dict) -> None:
