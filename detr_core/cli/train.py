@@ -23,7 +23,7 @@ _TRAIN_OPTIONS = {
     "epochs": int, "batch_size": int, "accumulate": int, "lr": float, "lr_backbone": float,
     "weight_decay": float, "clip_max_norm": float, "schedule": str, "lr_drop": int,
     "warmup_steps": int, "resolution": str, "workers": int, "seed": int, "eval_every": int,
-    "groups": int, "ema_decay": float,
+    "groups": int, "ema_decay": float, "augment": str, "dropout": float,
 }
 _SAVED_ARGS = ("train_json", "train_images", "val_json", "val_images", "checkpoint", "config",
                "half_weights")
@@ -71,6 +71,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     opt.add_argument("--warmup-steps", type=int, help="linear warm-up steps (default 0)")
     opt.add_argument("--resolution", help="reference (800) | 640 | 512 | 384 | 256 | auto (the model's)")
     opt.add_argument("--no-flip", action="store_true", help="no random horizontal flips")
+    opt.add_argument("--augment", choices=("reference", "resize"),
+                     help="reference (default): random scales and crops; resize: every image at the "
+                          "evaluation size, flips only (recipe default from scratch on a few images)")
+    opt.add_argument("--dropout", type=float, help="the transformer's dropout while training (default: the "
+                                                   "model's own; recipe default 0 from scratch on a few images)")
     opt.add_argument("--freeze-backbone", action="store_true", help="train only the transformer and heads")
     opt.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
     opt.add_argument("--workers", type=int, help="data-loader processes (default 2)")
@@ -295,7 +300,7 @@ def _train(args, device, sinks, stop: _StopFlag) -> int:
             raise WorkbenchError(f"--config: {e}") from None
     resolution = train_setup.pick_resolution(cfg.resolution, base_config)
     loaded = train_setup.load_data(args.train_json, args.train_images, args.val_json, args.val_images,
-                                   resolution, hflip=cfg.hflip, seed=cfg.seed)
+                                   resolution, hflip=cfg.hflip, seed=cfg.seed, augment=cfg.augment)
     data = loaded.data
     if raw is not None:
         start = train_setup.from_run(raw, args.out / "checkpoint.pth", data.class_map)
@@ -306,6 +311,7 @@ def _train(args, device, sinks, stop: _StopFlag) -> int:
     recipe: list[str] = []
     if raw is None:
         cfg, recipe = _with_recipe(args, cfg, data, start, start.from_scratch)
+        data.train.transform = train_setup.training_transform(resolution, hflip=cfg.hflip, augment=cfg.augment)
     if main:
         for line in recipe:
             print(f"detr-workbench train: {line}", file=sys.stderr)

@@ -81,6 +81,21 @@ class TrainTransform:
         return finish(image, target)
 
 
+class ResizeTransform:
+    """Training without scales or crops (`TrainConfig.augment = "resize"`): every image at the
+    evaluation size, flipped at random if `flip`. For runs that can only memorise their images
+    (from scratch on a handful): the reference augmentation makes them learn several times slower."""
+
+    def __init__(self, res: ResolutionPreset, flip: bool = True):
+        self.res = res
+        self.flip = flip
+
+    def __call__(self, image: Image.Image, target: dict, rng: random.Random) -> tuple[Tensor, dict]:
+        if self.flip and rng.random() < 0.5:
+            image, target = hflip(image, target)
+        return finish(*resize(image, target, self.res.eval_size, self.res.max_size))
+
+
 class EvalTransform:
     """The reference evaluation transform: resize to (size, max_size), nothing random."""
 

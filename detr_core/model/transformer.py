@@ -150,3 +150,13 @@ class Transformer(nn.Module):
 def build(cfg: ModelConfig) -> Transformer:
     return Transformer(cfg.hidden_dim, cfg.nheads, cfg.enc_layers, cfg.dec_layers,
                        cfg.dim_feedforward, cfg.dropout)
+
+
+def set_dropout(module: nn.Module, p: float) -> None:
+    """Every dropout inside `module` at probability `p`: the feed-forward and residual nn.Dropout
+    layers and the attention weights' (what ModelConfig.dropout sets when a model is built)."""
+    for m in module.modules():
+        if isinstance(m, nn.Dropout):
+            m.p = p
+        elif isinstance(m, MultiheadAttention):
+            m.dropout = p

@@ -13,6 +13,7 @@ from ..model.criterion import CriterionConfig
 from ..model.matcher import MatcherConfig
 
 SCHEDULES = ("step", "cosine")
+AUGMENTS = ("reference", "resize")
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,9 @@ class TrainConfig:
     amp: bool = True  # mixed precision on CUDA (bf16 where supported, else fp16 + loss scaling)
     resolution: str = "auto"  # data/transforms.RESOLUTIONS name; auto: the model's min_size
     hflip: bool = True  # random horizontal flips (turn off for left/right-sensitive classes)
+    augment: str = "reference"  # "reference": random scales and crops (data/transforms.py);
+    #                             "resize": every image at the evaluation size (flips only)
+    dropout: float | None = None  # the transformer's dropout for this run (None: the model's own)
     num_workers: int = 2  # data-loader worker processes (0: load in the training process)
     seed: int = 42  # model init (from scratch), data order, augmentation, dropout
     eval_every: int = 1  # validate every N epochs (and always after the last); 0: only at the end
@@ -61,6 +65,10 @@ class TrainConfig:
             raise ValueError(f"unknown schedule {self.schedule!r}; expected one of {', '.join(SCHEDULES)}")
         if self.lr_drop is not None and self.lr_drop < 1:
             raise ValueError(f"lr_drop must be at least 1 epoch, got {self.lr_drop}")
+        if self.augment not in AUGMENTS:
+            raise ValueError(f"unknown augment {self.augment!r}; expected one of {', '.join(AUGMENTS)}")
+        if self.dropout is not None and not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.groups < 1:
             raise ValueError(f"groups must be at least 1, got {self.groups}")
         if self.group_init not in ("copy", "fresh"):

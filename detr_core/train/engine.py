@@ -46,6 +46,7 @@ from .groups import GroupedDETR
 from .rng_state import rng_state, set_rng_state
 from .run_types import StuckWatch, TrainData, TrainResult, autocast_for
 from .step import TrainStep
+from .trainable import make_trainable
 from .validation import validation_loss
 
 OnEvent = Callable[[Event], None]
@@ -382,10 +383,7 @@ def train(cfg: TrainConfig, model: nn.Module, data: TrainData, on_event: OnEvent
     "error" event is emitted first."""
     device = torch.device(device)
     model.to(device)
-    if cfg.freeze_backbone:
-        model.backbone.requires_grad_(False)
-    elif cfg.train_stem:
-        model.backbone.requires_grad_(True)
+    model_config = make_trainable(model, cfg, model_config)
     run_dir = Path(run_dir) if run_dir is not None else None
     loop = None
     try:

@@ -22,6 +22,8 @@ LARGE_SET = 2000  # images: above this the reference recipe
 FEW_IMAGES_IN_PROCESS = 200  # images: decoded in the training process (no loader workers)
 SMALL_GROUPS = 4  # Group DETR groups on small data (cost per step: README table)
 SMALL_LR_BACKBONE = 1e-4  # fine-tuning on small data: the backbone at the main lr (README table)
+MEMORISE_SET = 16  # images: from scratch on at most this many, a run can only memorise them
+MEMORISE_LR = 5e-4  # from scratch on so few: 0.78 AP50 against 0.44 at 2e-4 after 150 steps (README)
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,8 @@ def _auto(facts: DataFacts) -> list[tuple[str, Any, str]]:
     """(field, value, why) of the automatic choices."""
     n = facts.images
     small = n <= LARGE_SET
+    memorise = (f"from scratch on {n} images (a run can only memorise so few: an overfit check)"
+                if facts.from_scratch and n <= MEMORISE_SET else "")
     out: list[tuple[str, Any, str]] = []
     if small:
         bs = max(1, min(4, n))
@@ -58,10 +62,21 @@ def _auto(facts: DataFacts) -> list[tuple[str, Any, str]]:
         out.append(("groups", SMALL_GROUPS, f"{n} images: {SMALL_GROUPS} query groups while training "
                                             "(Group DETR: more matched queries per image; the saved model "
                                             "keeps one)"))
-        out.append(("schedule", "cosine", "cosine schedule: ends low whatever the run's length "
-                                          "(fits a time budget)"))
+        if memorise:
+            out.append(("schedule", "step", f"{memorise}: step schedule (the lr stays high for 2/3 of the "
+                                            "run; cosine memorised less in as many steps)"))
+        else:
+            out.append(("schedule", "cosine", "cosine schedule: ends low whatever the run's length "
+                                              "(fits a time budget)"))
         out.append(("warmup_steps", 20, "20 warm-up steps"))
-    if facts.from_scratch:
+    if memorise:
+        why = memorise
+        out.append(("lr", MEMORISE_LR, f"{why}: lr {MEMORISE_LR:g}"))
+        out.append(("lr_backbone", MEMORISE_LR, "from scratch: the backbone learns at the same lr"))
+        out.append(("dropout", 0.0, f"{why}: no dropout (with 0.1 it learns several times slower)"))
+        out.append(("augment", "resize", f"{why}: every image at the evaluation size, flips only "
+                                         "(random scales and crops would slow it several times)"))
+    elif facts.from_scratch:
         out.append(("lr", 2e-4, "from scratch: lr 2e-4"))
         out.append(("lr_backbone", 2e-4, "from scratch: the backbone learns at the same lr"))
     elif small:

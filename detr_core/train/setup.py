@@ -13,7 +13,8 @@ from ..data.classes import ClassMap
 from ..data.batching import collate
 from ..data.dataset import load_detection_dataset
 from ..data.summary import DatasetSummary
-from ..data.transforms import EvalTransform, ResolutionPreset, TrainTransform, resolution_for, resolution_preset
+from ..data.transforms import (EvalTransform, ResizeTransform, ResolutionPreset, TrainTransform, resolution_for,
+                               resolution_preset)
 from ..model.detr import DETR, build
 from .engine import TrainData
 from ..errors import CheckpointError, WorkbenchError
@@ -66,10 +67,18 @@ class LoadedData:
     summaries: list[tuple[str, DatasetSummary]] = field(default_factory=list)
 
 
+def training_transform(resolution: ResolutionPreset, *, hflip: bool, augment: str = "reference"):
+    """The training set's transform for TrainConfig's `augment` and `hflip`."""
+    kind = ResizeTransform if augment == "resize" else TrainTransform
+    return kind(resolution, flip=hflip)
+
+
 def load_data(train_json: Path, train_images: Path | None, val_json: Path | None, val_images: Path | None,
-              resolution: ResolutionPreset, *, hflip: bool, seed: int, class_map: ClassMap | None = None) -> LoadedData:
+              resolution: ResolutionPreset, *, hflip: bool, seed: int, class_map: ClassMap | None = None,
+              augment: str = "reference") -> LoadedData:
     train, train_summary = load_detection_dataset(train_json, train_images, train=True,
-                                                  transform=TrainTransform(resolution, flip=hflip),
+                                                  transform=training_transform(resolution, hflip=hflip,
+                                                                               augment=augment),
                                                   class_map=class_map, seed=seed)
     out = LoadedData(TrainData(train, None, train.class_map), [("training set", train_summary)])
     if val_json is not None:

@@ -246,13 +246,14 @@ def overfit(args) -> None:
     print("| recipe | seed | AP50 on its 4 images | wall s |\n|---|---|---|---|")
     for seed in args.seeds:
         for recipe in args.overfit_recipes:
-            run = out / f"overfit_{recipe}_s{seed}"
+            name, *extra = recipe.split()  # "auto --groups 1": the recipe and options given to train
+            run = out / ("overfit_" + "_".join([name, *(e.strip("-") for e in extra)]) + f"_s{seed}")
             began = time.perf_counter()
             with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
                 code = cli(["train", "--config", "tiny", "--train-json", str(path), "--train-images", str(images),
                             "--val-json", str(path), "--val-images", str(images), "--epochs", str(args.overfit),
-                            "--eval-every", "0", "--seed", str(seed), "--recipe", recipe, "--out", str(run),
-                            "--overwrite"])
+                            "--eval-every", "0", "--seed", str(seed), "--recipe", name, "--out", str(run),
+                            "--overwrite", *extra])
             wall = time.perf_counter() - began
             evals = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()
                      if json.loads(line).get("type") == "eval"]
@@ -268,7 +269,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=str(ROOT / "build/bench_convergence"))
     p.add_argument("--step-cost", action="store_true")
     p.add_argument("--overfit", type=int, metavar="EPOCHS", help="the 4-image / 9-class from-scratch overfit")
-    p.add_argument("--overfit-recipes", nargs="+", default=["auto"], choices=["auto", "reference"])
+    p.add_argument("--overfit-recipes", nargs="+", default=["auto"], metavar="RECIPE",
+                   help="auto | reference, optionally with train options: \"auto --groups 1\"")
     p.add_argument("--threads", type=int, help="torch threads (on a machine shared with other jobs, 1 is "
                                                "~10x faster than 2: oversubscribed threads spin)")
     args = p.parse_args(argv)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from detr_core.cli.main import main as cli
 from detr_core.train.budget import BudgetError, TimeBudget, parse_duration
@@ -28,6 +29,21 @@ def test_every_choice_can_be_overridden():
     recipe = choose(facts, given={"groups": 1, "lr": 5e-5})
     assert recipe.config.groups == 1 and recipe.config.lr == 5e-5
     assert "  groups = 1 (given)" in recipe.lines
+
+
+def test_from_scratch_on_a_few_images_memorises_them():
+    """4 images from scratch can only be memorised: the recipe turns off what slows that down (the
+    overfit benchmark: dropout 0.1 or the reference augmentation cut AP50 from 0.78 to 0.22-0.31)."""
+    facts = DataFacts(images=4, boxes=9, classes=9, max_boxes=4, new_classes=0, from_scratch=True)
+    recipe = choose(facts)
+    cfg = recipe.config
+    assert (cfg.dropout, cfg.augment, cfg.lr, cfg.lr_backbone) == (0.0, "resize", 5e-4, 5e-4)
+    assert any("memorise" in line for line in recipe.lines)
+    assert choose(facts, given={"augment": "reference"}).config.augment == "reference"
+    more = choose(DataFacts(images=200, boxes=900, classes=9, max_boxes=9, new_classes=0, from_scratch=True)).config
+    assert (more.dropout, more.augment, more.lr) == (None, "reference", 2e-4)
+    tuned = choose(DataFacts(images=4, boxes=9, classes=9, max_boxes=4, new_classes=0, from_scratch=False)).config
+    assert (tuned.dropout, tuned.augment) == (None, "reference")  # fine-tuning keeps the model's own
 
 
 def test_large_data_keeps_the_reference_recipe():
@@ -92,3 +108,45 @@ def test_train_refuses_a_bad_budget_before_writing(tmp_path, capsys):
                 "--time-budget", "ten minutes"])
     assert code == 1 and not out.exists()
     assert "--time-budget" in capsys.readouterr().err
+
+
+def test_a_run_with_dropout_set_trains_and_saves_without_it(tmp_path):
+    data = train_data(shapes_dataset(tmp_path / "train", 2))
+    model = tiny_model(seed=0)  # the tiny preset: dropout 0.1
+    cfg = TrainConfig(epochs=1, batch_size=2, num_workers=0, dropout=0.0, eval_every=0)
+    (tmp_path / "run").mkdir()
+    train(cfg, model, data, model_config=tiny_config(), run_dir=tmp_path / "run")
+    model.train()
+    images = torch.rand(1, 3, 96, 96)
+    with torch.no_grad():  # no dropout left anywhere: two training-mode passes agree
+        assert torch.equal(model(images)["pred_logits"], model(images)["pred_logits"])
+    saved = torch.load(tmp_path / "run/model.pth", weights_only=True)
+    assert saved["model_config"]["dropout"] == 0.0
+
+
+def test_resize_augmentation_keeps_every_image_at_the_evaluation_size(tmp_path):
+    from detr_core.data.transforms import RESOLUTIONS
+    from detr_core.train.setup import load_data
+
+    path = shapes_dataset(tmp_path / "train", 3)
+    res = RESOLUTIONS["192"]
+    for augment, sizes in (("resize", {res.eval_size}), ("reference", None)):
+        data = load_data(path, None, None, None, res, hflip=True, seed=0, augment=augment).data
+        seen = set()
+        for epoch in range(4):
+            data.train.set_epoch(epoch)
+            seen |= {min(data.train[i][0].shape[1:]) for i in range(3)}
+        assert seen == sizes if sizes else len(seen) > 1, (augment, seen)
+
+
+@pytest.mark.slow
+def test_train_from_scratch_on_a_few_images_prints_and_uses_the_memorising_recipe(tmp_path, capsys):
+    train_json = shapes_dataset(tmp_path / "train", 2)
+    out = tmp_path / "run"
+    code = cli(["train", "--train-json", str(train_json), "--config", "tiny", "--out", str(out),
+                "--epochs", "1", "--resolution", "192"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "augment = resize" in err and "dropout = 0.0" in err and "lr = 0.0005" in err
+    saved = torch.load(out / "model.pth", weights_only=True)
+    assert saved["model_config"]["dropout"] == 0.0
