@@ -59,9 +59,13 @@ def _auto(facts: DataFacts) -> list[tuple[str, Any, str]]:
         bs = max(1, min(4, n))
         out.append(("batch_size", bs, f"{n} images: {bs} per step (batches of 2 can collapse DETR on "
                                       "small data, detr #505)"))
-        out.append(("groups", SMALL_GROUPS, f"{n} images: {SMALL_GROUPS} query groups while training "
-                                            "(Group DETR: more matched queries per image; the saved model "
-                                            "keeps one)"))
+        if memorise:
+            out.append(("groups", 1, f"{memorise}: one query group (4 memorised less in each of 3 "
+                                     "paired seeds)"))
+        else:
+            out.append(("groups", SMALL_GROUPS, f"{n} images: {SMALL_GROUPS} query groups while training "
+                                                "(Group DETR: more matched queries per image; the saved "
+                                                "model keeps one)"))
         if memorise:
             out.append(("schedule", "step", f"{memorise}: step schedule (the lr stays high for 2/3 of the "
                                             "run; cosine memorised less in as many steps)"))

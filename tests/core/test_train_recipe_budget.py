@@ -38,6 +38,7 @@ def test_from_scratch_on_a_few_images_memorises_them():
     recipe = choose(facts)
     cfg = recipe.config
     assert (cfg.dropout, cfg.augment, cfg.lr, cfg.lr_backbone) == (0.0, "resize", 5e-4, 5e-4)
+    assert (cfg.groups, cfg.schedule) == (1, "step")
     assert any("memorise" in line for line in recipe.lines)
     assert choose(facts, given={"augment": "reference"}).config.augment == "reference"
     more = choose(DataFacts(images=200, boxes=900, classes=9, max_boxes=9, new_classes=0, from_scratch=True)).config
