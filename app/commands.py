@@ -1,13 +1,24 @@
 """The Qt side of undo: a QUndoCommand wrapping one Qt-free edit command (app/document/commands.py),
-and the history the AnnotationEditor pushes to, over the session's one QUndoStack.
+the session's one undo stack (`ActionStack`: each of its steps is one user action for the edit
+journal), and the history the AnnotationEditor pushes to, over that stack.
 
 The edit logic is not here: a command's redo/undo returns False when the document refused it,
 and Qt then drops the command from the stack (obsolete)."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator, Protocol
+
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from .document.commands import EditCommand
+
+
+class Actions(Protocol):
+    """Who hears where a user action begins and ends (the session's JournalKeeper)."""
+
+    def begin_action(self) -> None: ...
+    def end_action(self) -> None: ...
 
 
 class UndoEntry(QUndoCommand):
@@ -28,6 +39,62 @@ class UndoEntry(QUndoCommand):
 
     def mergeWith(self, other: QUndoCommand) -> bool:
         return isinstance(other, UndoEntry) and self.command.merge_with(other.command)
+
+
+class ActionStack(QUndoStack):
+    """The session's QUndoStack. Each of its steps is one user action of `actions` (set by the
+    session: its JournalKeeper, which journals everything one action writes as one frame): a
+    push, a macro from beginMacro to endMacro, an undo (a whole macro's), a redo, a setIndex.
+    `action()` brackets more than one step (an accept: its step and its decisions). These wrap
+    the Python calls (the window's Undo and Redo, the editor's pushes); a QUndoView or
+    createUndoAction would call Qt's own, unbracketed (neither is used)."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.actions: Actions | None = None
+        self._macros: list[Actions | None] = []  # open macros: whom each one began an action of
+
+    @contextmanager
+    def action(self) -> Iterator[None]:
+        """What the stack does inside is one user action (nested ones join the outer)."""
+        if self.actions is None:
+            yield
+            return
+        self.actions.begin_action()
+        try:
+            yield
+        finally:
+            self.actions.end_action()
+
+    def push(self, command: QUndoCommand) -> None:
+        with self.action():
+            super().push(command)
+
+    def undo(self) -> None:
+        with self.action():
+            super().undo()
+
+    def redo(self) -> None:
+        with self.action():
+            super().redo()
+
+    def setIndex(self, index: int) -> None:
+        with self.action():
+            super().setIndex(index)
+
+    def beginMacro(self, text: str) -> None:
+        self._macros.append(self.actions)  # ended by whoever began it
+        if self.actions is not None:
+            self.actions.begin_action()
+        super().beginMacro(text)
+
+    def endMacro(self) -> None:
+        try:
+            super().endMacro()
+        finally:
+            actions = self._macros.pop() if self._macros else None
+            if actions is not None:
+                actions.end_action()
 
 
 class UndoStackHistory:

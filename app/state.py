@@ -4,7 +4,7 @@ the list filter) and the signals that say when any of it changes.
 The document's data lives in the Qt-free layer `app/document/`: the image list with each image's
 status (entries.py), the list filter (image_filter.py), and every edit as an undoable command
 (commands.py) built by the AnnotationEditor (editing.py) that AppState owns as `state.edits`.
-AppState gives the editor the session's one QUndoStack (through app/commands.py) and turns the
+AppState gives the editor the session's one undo stack (app/commands.py) and turns the
 editor's notes into its signals. Widgets receive AppState in their constructor, call its methods
 (or `state.edits`) to change things and subscribe to its signals; they never call each other.
 
@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal, Slot
-from PySide6.QtGui import QColor, QImage, QUndoStack
+from PySide6.QtGui import QColor, QImage
 
 from .colors import category_color
-from .commands import UndoStackHistory
+from .commands import ActionStack, UndoStackHistory
 from .document.editing import AnnotationEditor
 from .document.entries import ImageEntry, ImageList, size_mismatch
 from .document.image_filter import ImageFilter, matches
@@ -98,7 +98,7 @@ class AppState(QObject):
         self.labels_visible = True  # class-name tags on the boxes
         self.filter = ImageFilter()
         self.advance_after_review = False
-        self.undo_stack = QUndoStack(self)
+        self.undo_stack = ActionStack(self)  # each step one user action for the journal (session)
         self.undo_stack.cleanChanged.connect(self._on_undo_stack_clean_changed)
         self.edits = AnnotationEditor(UndoStackHistory(self.undo_stack), _EditNotes(self))
         self.loader = loader or ImageLoader(parent=self)

@@ -2,16 +2,20 @@
 writes (no Qt; the writing happens on the journal's own thread, never the caller's).
 
 File format: one frame per line, `<byte length> <crc32 as 8 hex digits> <compact JSON>\\n`. The
-first frame is the header: {"journal": 1, "target", "image_root", "base": the saved file's
+first frame is the header: {"journal": 2, "target", "image_root", "base": the saved file's
 {size, mtime_ns, sha256} or null, "session": CocoDocument.memory.session_state(), and "snapshot": the
 whole COCO object when the file on disk is not the starting point}. Every further frame is one
-edit as `detr_core.coco.changes.encode` makes it. A reader stops at the first frame whose length
-or checksum is wrong: a crash in the middle of an append leaves at most that one torn line.
+user action: one record (an edit as `detr_core.coco.changes.encode` makes it, or an extra:
+replay.py), or {"action": [record, ...]} for an action that wrote several (a box moved and its image marked
+edited; an accept: its boxes, its image's status, its decisions). A reader stops at the first frame
+whose length or checksum is wrong: a crash in the middle of an append leaves at most that one torn
+line, so an action is read whole or not at all. Version 1 journals (written before actions were
+framed: one record per frame) read the same way.
 
-Timing: `append` frames the record on the caller's thread (the document's live dicts change with
-the next edit) and queues it; the writer thread writes it at once (`os.write`: a SIGKILL of the
-process after that loses nothing) and fsyncs at most every `flush_seconds` (0.2 s), so after a
-power cut at most the last 0.2 s are gone.
+Timing: `append` frames the record (`append_action`: an action's records) on the caller's thread
+(the document's live dicts change with the next edit) and queues it; the writer thread writes it
+at once (`os.write`: a SIGKILL of the process after that loses nothing) and fsyncs at most every
+`flush_seconds` (0.2 s), so after a power cut at most the last 0.2 s are gone.
 
 Lifecycle, all in queue order, so no edit ever lands on the wrong side of a compaction:
 - `Journal(path, header)`: the journal of a freshly opened or recovered document. No file is
@@ -44,7 +48,8 @@ log = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 0.2
 SUFFIX = ".journal"
-VERSION = 1
+VERSION = 2  # 2: a frame may hold one action's records; 1: one record per frame
+READABLE = (1, 2)
 
 
 def frame(obj) -> bytes:
@@ -84,9 +89,13 @@ def read_journal(path: Path) -> JournalContents:
     """Read a journal; ValueError (one line naming it) when not even the header is readable."""
     raw = Path(path).read_bytes()
     frames, good, torn = parse(raw)
-    if not frames or not isinstance(frames[0], dict) or frames[0].get("journal") != VERSION:
+    if not frames or not isinstance(frames[0], dict) or frames[0].get("journal") not in READABLE:
         raise ValueError(f"{path}: not a readable edit journal")
-    return JournalContents(frames[0], frames[1:], torn, good)
+    records = []
+    for item in frames[1:]:  # an action's records, in order, as if each had a frame
+        action = item.get("action") if isinstance(item, dict) else None
+        records.extend(action if isinstance(action, list) else [item])
+    return JournalContents(frames[0], records, torn, good)
 
 
 def _reason(e: OSError) -> str:
@@ -123,6 +132,12 @@ class Journal:
     def append(self, record: dict) -> None:
         self._put("record", frame(record))
         self.records_since_compaction += 1
+
+    def append_action(self, records: list[dict]) -> None:
+        """The records of one user action, as one frame: a reader gets all of them or none."""
+        if records:
+            self._put("record", frame(records[0] if len(records) == 1 else {"action": records}))
+            self.records_since_compaction += len(records)
 
     def compact(self, header: dict) -> threading.Event:
         """Queue a compaction; the returned event is set once it is on disk (or has failed)."""

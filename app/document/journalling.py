@@ -5,6 +5,15 @@ change to the journal before the edit returns to the command that shows it, star
 after each save, and compacts (the autosave) or discards it when asked. See journal.py for the file
 and its timing, and app/recovery.py for where it lives and how it is replayed.
 
+One user action is one frame: between `begin_action()` and its `end_action()` (nested ones join the
+outer; `action()` is both) the records are held, and the outermost end queues them as one frame
+(`Journal.append_action`), so a crash recovers all of the action or none of it. The window's undo
+stack brackets each of its steps so (app/commands.py: a push, a macro, an undo, a redo), and an
+accept brackets its step together with its decisions. The action is queued when it ends, before
+the window shows it, so the flush interval still counts from there. A record made outside any
+action is queued at once, as before. Saving, compacting, discarding or detaching in the middle of
+an action first queues what it holds (the order is kept, the action is then two frames).
+
 It also keeps what the window holds with the document beyond the COCO object (the decisions on
 predictions, app/model/decision_journal.py): `note(owner, data)` journals one of their changes, in
 order with the edits, and `extras()` (set by their owner) gives their whole state for every header
@@ -15,8 +24,9 @@ the extras of an old journal that holds no edit beyond the file.
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from detr_core.coco import CocoDocument
 from detr_core.coco.changes import Change, encode
@@ -40,6 +50,8 @@ class JournalKeeper:
         self.extras: Callable[[], dict] | None = None  # owner -> JSON state, for headers
         self.settle: Settle | None = None  # keeps an old journal's extras beside the file
         self._edits = 0  # since the journal was started
+        self._depth = 0  # open begin_action()s
+        self._held: list[dict] = []  # the records of the action in progress
         self._target: Path | None = None
         self._recovered = False
 
@@ -51,6 +63,37 @@ class JournalKeeper:
     def pending(self) -> int:
         """Edits not yet in a snapshot or a saved file."""
         return self.journal.records_since_compaction if self.journal is not None else 0
+
+    def begin_action(self) -> None:
+        """The records from here to the matching `end_action` are one user action (one frame)."""
+        self._depth += 1
+
+    def end_action(self) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            self._release()
+
+    @contextmanager
+    def action(self) -> Iterator[None]:
+        """Everything journalled inside is one user action, written as one frame."""
+        self.begin_action()
+        try:
+            yield
+        finally:
+            self.end_action()
+
+    def _write(self, record: dict) -> None:
+        if self._depth:
+            self._held.append(record)
+        else:
+            self.journal.append(record)
+        self._counted()
+
+    def _release(self) -> None:
+        """Queue what the action in progress holds (all of it, as one frame)."""
+        held, self._held = self._held, []
+        if held and self.journal is not None:
+            self.journal.append_action(held)
 
     def attach(self, document: CocoDocument | None, journal_path: Path | None, target: Path | None,
                *, recovered: bool = False) -> None:
@@ -69,6 +112,7 @@ class JournalKeeper:
     def restate(self) -> None:
         """The extras of the document just attached are known now (read from beside it, or
         recovered): the journal's header takes them, unless something was journalled already."""
+        self._release()
         if self.journal is not None and self._edits == 0:
             self.journal.start(journal_header(self.document, self._target, snapshot=self._recovered,
                                               extras=self.current_extras()), remove_old=False)
@@ -76,8 +120,7 @@ class JournalKeeper:
     def note(self, owner: str, data) -> None:
         """Journal a change of `owner`'s extras (JSON-ready `data`), after the edits before it."""
         if self.journal is not None:
-            self.journal.append(extra_record(owner, data))
-            self._counted()
+            self._write(extra_record(owner, data))
 
     def current_extras(self) -> dict | None:
         """owner -> JSON state of the extras now (None: no owner)."""
@@ -85,6 +128,7 @@ class JournalKeeper:
 
     def detach(self) -> None:
         """Stop journalling (what was written stays, fsynced)."""
+        self._release()
         if self.document is not None:
             self.document.memory.remove_observer(self._on_change)
         if self.journal is not None:
@@ -92,8 +136,7 @@ class JournalKeeper:
         self.journal, self.document = None, None
 
     def _on_change(self, change: Change) -> None:
-        self.journal.append(encode(change))
-        self._counted()
+        self._write(encode(change))  # encode copies: the document's dicts change with the next edit
 
     def _counted(self) -> None:
         self._edits += 1
@@ -103,6 +146,7 @@ class JournalKeeper:
     def before_save(self, timeout: float = 1.0) -> None:
         """Let the writer catch up before a save's serialisation holds the interpreter lock
         (a large file: a few hundred ms during which the writer thread could not run)."""
+        self._release()
         if self.journal is not None:
             self.journal.written(timeout)
 
@@ -111,6 +155,7 @@ class JournalKeeper:
         document = self.document
         if document is None:
             return
+        self._release()
         if journal_path != self.path:  # saved somewhere else: the old journal is obsolete
             self.discard()
             self.attach(document, journal_path, target)
@@ -124,10 +169,12 @@ class JournalKeeper:
         document, or while edits are held (a big document's autosave), with `extras` taken on
         the thread that changes them (default: taken now)."""
         extras = self.current_extras() if extras is None else extras
+        self._release()  # (the snapshot has it too; the compaction replaces it)
         return self.journal.compact(journal_header(self.document, target, snapshot=True, extras=extras))
 
     def discard(self) -> None:
         """The work was saved or deliberately dropped: remove the journal file."""
         if self.journal is not None:
+            self._release()
             self.journal.discard().wait(5.0)
             self._edits = 0

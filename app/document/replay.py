@@ -117,8 +117,9 @@ def _start_data(header: dict, target: Path, root: Path) -> dict:
 
 
 def rebuild(journal: Path, target: Path, fallback_root: Path) -> Recovered:
-    """The document as it was at the journal's last whole record. DatasetError (one line) if the
-    journal cannot be read or does not apply (StaleJournalError: its file changed since)."""
+    """The document as it was at the journal's last whole frame (one user action). DatasetError
+    (one line) if the journal cannot be read or does not apply (StaleJournalError: its file
+    changed since)."""
     try:
         contents = read_journal(journal)
     except OSError as e:

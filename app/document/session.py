@@ -82,6 +82,7 @@ class DocumentSession(QObject):
         self.timer.timeout.connect(self.autosave)
         self.timer.start()
         self.journal = JournalKeeper(on_first_edit=self._register, on_error=self._on_journal_error)
+        state.undo_stack.actions = self.journal  # each undo step (and an accept) is one journal frame
         self._journal_failed.connect(self._on_journal_failed, Qt.ConnectionType.QueuedConnection)
         state.undo_stack.indexChanged.connect(self._on_undo_stack_index_changed)
         state.current_changed.connect(self._on_state_current_changed)

@@ -9,7 +9,9 @@ drawing ("edited"). The prediction is hidden while its annotation exists, so und
 Model classes become dataset classes by name (class_mapping.py); when names differ,
 `mapping_needed` asks the class-mapping dialog, which answers with `set_class_choices`.
 Each accept or reject is recorded in the DecisionBook (decisions.py) for the model and input size
-of the image's predictions, and `decided` says which image changed.
+of the image's predictions, and `decided` says which image changed. An accept's undo step and its
+decisions are one user action for the edit journal (`undo_stack.action()`): one frame, so a crash
+recovers the box with its decision or neither.
 """
 from __future__ import annotations
 
@@ -149,8 +151,21 @@ class PredictionAcceptor(QObject):
         mark_predicted = bulk and self.state.status(row) == "unlabelled"
         text = (f"Accept {kept[0][0].name} prediction ({kept[0][0].score:.2f})" if len(kept) == 1
                 else f"Accept {len(kept)} predictions")
-        macro = bool(new_names) or mark_predicted
+        with self.state.undo_stack.action():  # the step and its decisions: one journal frame
+            ids = self._add_boxes(row, kept, new_names, mark_predicted, text)
+        if ids and ignored:
+            self.state.message.emit(f"Accepted {len(ids)}; {ignored} skipped (ignored class or empty box).")
+        self.decided.emit(row)
+        if ids and not bulk:
+            self.shown.select_next()
+        return ids
+
+    def _add_boxes(self, row: int, kept: list, new_names: list[str], mark_predicted: bool,
+                   text: str) -> list[int]:
+        """The accepted boxes as one undo step (with their new classes and the "predicted" mark),
+        then their decisions; returns their annotation ids."""
         ids: list[int] = []
+        macro = bool(new_names) or mark_predicted
         with self.state.edits.undo_step(text) if macro else nullcontext():
             if all(self.state.edits.add_category(name) is not None for name in new_names):
                 categories = self.state.categories()
@@ -166,11 +181,6 @@ class PredictionAcceptor(QObject):
             for (d, _, bbox), (category_id, _), ann_id in zip(kept, boxes, ids):
                 self.decisions.decide(path, stored.fingerprint, stored.resolution, d.query, ann_id)
                 self.prelabels.add(stored.fingerprint, info.source if info else "", image_id, category_id, bbox, ann_id)
-        if ids and ignored:
-            self.state.message.emit(f"Accepted {len(ids)}; {ignored} skipped (ignored class or empty box).")
-        self.decided.emit(row)
-        if ids and not bulk:
-            self.shown.select_next()
         return ids
 
     def reject_selected(self) -> None:

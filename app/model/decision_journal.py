@@ -10,11 +10,12 @@ JournalKeeper:
 
 - every decide / undecide is a journal record `["images/a.jpg", model, [800, 1333], query,
   annotation id | -1 (rejected) | null (undecided)]` (image path relative to the target's folder),
-  appended after the edit that made its annotation: a journal that holds the decision holds the
-  box, and a replay gives the box the same id;
+  appended after the edit that made its annotation, in the same frame (an accept is one user
+  action: PredictionAcceptor): a journal holds both or neither, and a replay gives the box the
+  same id;
 - every header written (after a save, in a compaction, and once a new document's decisions are
   read) carries the whole book, in the decisions file's own format;
-- recovering a journal rebuilds the book as it was at its last whole record: the header's book
+- recovering a journal rebuilds the book as it was at its last whole frame: the header's book
   (or, for a journal whose header had none, the file saved beside the document), then the
   records in order;
 - a journal whose edits give back the saved file exactly (every edit undone before the crash)

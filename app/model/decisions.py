@@ -19,7 +19,7 @@ reuses the id is not taken for it.
 
 Between saves the decisions live in the document's edit journal (decision_journal.py): each
 `decide` / `undecide` is told to the book's `listeners`, which journal it after the edit that
-made its annotation, so a crash loses neither.
+made its annotation, in the same journal frame, so a crash keeps both or neither.
 """
 from __future__ import annotations
 

@@ -3,9 +3,11 @@ that is killed with SIGKILL at a random moment, and again in the test to know ev
 
 Steps are real CocoDocument edits (boxes added, moved, relabelled, deleted and put back, statuses,
 class edits, image records), with an autosave (journal compaction) and a save every few steps,
-exactly as the window's session does them: the JournalKeeper observes the document, saving goes
-through `CocoDocument.save` then `keeper.saved`. After each step the child appends "<step>
-<monotonic time>" to a progress file with one unbuffered write (it survives the SIGKILL).
+exactly as the window's session does them: the JournalKeeper observes the document, each step is
+one user action (`keeper.action()`, as the window's undo stack brackets each of its steps: one
+journal frame, however many edits), saving goes through `CocoDocument.save` then `keeper.saved`.
+After each step the child appends "<step> <monotonic time>" to a progress file with one unbuffered
+write (it survives the SIGKILL).
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import json
 import os
 import random
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 from app.document.journalling import JournalKeeper
@@ -73,8 +76,9 @@ def edit(doc: CocoDocument, rng: random.Random, undo: list) -> None:
 
 
 def steps(doc: CocoDocument, seed: int, count: int, save_every: int = SAVE_EVERY,
-          compact_every: int = COMPACT_EVERY):
-    """Yield (step number, kind) after doing each step on `doc` (kind: edit, compact, save)."""
+          compact_every: int = COMPACT_EVERY, action=nullcontext):
+    """Yield (step number, kind) after doing each step on `doc` (kind: edit, compact, save); each
+    edit step inside `action()` (JournalKeeper.action: one user action)."""
     rng, undo = random.Random(seed), []
     for i in range(1, count + 1):
         if i % save_every == 0:
@@ -82,7 +86,8 @@ def steps(doc: CocoDocument, seed: int, count: int, save_every: int = SAVE_EVERY
         elif i % compact_every == 0:
             yield i, "compact"
         else:
-            edit(doc, rng, undo)
+            with action():
+                edit(doc, rng, undo)
             yield i, "edit"
 
 
@@ -90,24 +95,18 @@ def payload_sha(doc: CocoDocument) -> str:
     return hashlib.sha256(doc.json_format.dumps(doc.data).encode("utf-8")).hexdigest()
 
 
-def expected_states(target: Path, seed: int, count: int, **every
-                    ) -> tuple[list[str], dict[str, int], list[tuple[str, int]]]:
-    """[JSON of the document after step i] (i = 0: as loaded), {sha of a saved file: the first
-    step that saved it} (an undo can make a later save write an earlier version again), and
-    [(JSON of the document part-way through step i, i)]: a step can be more than one edit (a
-    class or an image added, then at once removed again), and the journal holds edits, not steps,
-    so a kill between the two leaves the first."""
+def expected_states(target: Path, seed: int, count: int, **every) -> tuple[list[str], dict[str, int]]:
+    """[JSON of the document after step i] (i = 0: as loaded) and {sha of a saved file: the first
+    step that saved it} (an undo can make a later save write an earlier version again). A step of
+    several edits (a class or an image added, then at once removed again) is one journal frame:
+    the document part-way through it is no state a recovery may give."""
     doc, _ = CocoDocument.load(target)
-    states, saved, inside = [json.dumps(doc.data)], {payload_sha(doc): 0}, []
-    after_edit: list[str] = []
-    doc.memory.add_observer(lambda _change: after_edit.append(json.dumps(doc.data)))
+    states, saved = [json.dumps(doc.data)], {payload_sha(doc): 0}
     for i, kind in steps(doc, seed, count, **every):
         states.append(json.dumps(doc.data))
-        inside.extend((state, i) for state in after_edit[:-1])  # the last one is states[i]
-        after_edit.clear()
         if kind == "save":
             saved.setdefault(payload_sha(doc), i)
-    return states, saved, inside
+    return states, saved
 
 
 def run_child(target: str, progress: str, seed: int, count: int, pause: float, every: dict) -> None:
@@ -118,7 +117,7 @@ def run_child(target: str, progress: str, seed: int, count: int, pause: float, e
     keeper = JournalKeeper()
     keeper.attach(doc, journal, target)
     fd = os.open(progress, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    for i, kind in steps(doc, seed, count, **every):
+    for i, kind in steps(doc, seed, count, action=keeper.action, **every):
         if kind == "save":
             keeper.before_save()
             doc.save(target)

@@ -4,11 +4,11 @@ each kill:
 - the saved file parses and is exactly one of the versions the script saved (old or new, never a
   mix), also while a large file is being saved;
 - recovery (journal replayed onto the saved file, or its snapshot) gives exactly the document after
-  some step j of the script, or after the first edits of a step j made of several (the journal
-  holds edits, one record each, not steps), never a step that was not done (j <= the last step
-  reported + the one in flight), and every step it lacks, in whole or in part, was shown as done
-  at most FLUSH + SLACK seconds before the kill (the journal writes at once and fsyncs every
-  0.2 s; SLACK covers a loaded 2-core machine).
+  some step j of the script, never part-way through a step of several edits (each step is one
+  user action, one journal frame), never a step that was not done (j <= the last step reported +
+  the one in flight), and every step it lacks was shown as done at most FLUSH + SLACK seconds
+  before the kill (the journal writes at once and fsyncs every 0.2 s; SLACK covers a loaded
+  2-core machine).
 Each test prints its counts (the README table is filled from them)."""
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 import crash_script
-from app.document.journal import FLUSH_SECONDS
+from app.document.journal import FLUSH_SECONDS, frame
 from app.document.replay import ObsoleteJournalError, rebuild
 from detr_core.coco import CocoDocument
 
@@ -44,13 +44,11 @@ class Crasher:
         self.progress = folder / "progress.txt"
         CocoDocument(data, folder, None).save(self.target)
         self.initial = self.target.read_bytes()
-        states, self.saved, inside = crash_script.expected_states(self.target, seed, count, **every)
+        self.states, self.saved = crash_script.expected_states(self.target, seed, count, **every)
+        states = self.states  # JSON of the document after each step
         self.steps_of: dict[str, list[int]] = defaultdict(list)  # state -> after these steps
         for i, state in enumerate(states):
             self.steps_of[state].append(i)
-        self.inside_of: dict[str, list[int]] = defaultdict(list)  # state -> part-way through these
-        for state, i in inside:
-            self.inside_of[state].append(i)
         self.results: list[dict] = []
         self.server = server
 
@@ -94,15 +92,13 @@ class Crasher:
         json.loads(raw)  # parses
         assert self.saved[saved_sha] <= last + 1
         recovered = json.dumps(self.recover())
-        # (steps whole, the step part-way through or None) of each state the script had then
-        candidates = [(s, None) for s in self.steps_of.get(recovered, []) if s <= last + 1] + \
-                     [(s - 1, s) for s in self.inside_of.get(recovered, []) if s <= last + 1]
+        candidates = [s for s in self.steps_of.get(recovered, []) if s <= last + 1]  # steps it is after
         assert candidates, f"recovery gave a state the script never had (last step {last})"
-        step, partly = max(candidates, key=lambda c: c[0] + (c[1] is not None) / 2)
+        step = max(candidates)
         lag = killed_at - done[step + 1] if step < last else 0.0
         assert lag <= FLUSH_SECONDS + SLACK, f"steps {step + 1}..{last} lost, {lag:.3f} s old"
         save_every = self.every.get("save_every", crash_script.SAVE_EVERY)
-        result = {"last": last, "recovered": step, "partly": partly, "lost": max(0, last - step),
+        result = {"last": last, "recovered": step, "lost": max(0, last - step),
                   "lag": lag, "during_save": (last + 1) % save_every == 0}
         self.results.append(result)
         return result
@@ -122,8 +118,7 @@ class Crasher:
                 f"{max(x['last'] for x in r)}; killed before the first edit {sum(x['last'] == 0 for x in r)}; "
                 f"recovered all shown edits {sum(x['lost'] == 0 for x in r)}; lost edits in "
                 f"{len(lost)} (at most {max(lost, default=0)}, at most "
-                f"{max((x['lag'] for x in r), default=0) * 1000:.0f} ms old); part-way through a step "
-                f"{sum(x['partly'] is not None for x in r)}")
+                f"{max((x['lag'] for x in r), default=0) * 1000:.0f} ms old)")
 
 
 @pytest.fixture(scope="module")
@@ -176,25 +171,38 @@ def test_sigkill_while_saving_a_large_file_leaves_the_old_or_the_new_one(server,
     assert any(x["during_save"] for x in crasher.results)
 
 
-def test_a_kill_between_the_two_edits_of_one_step_gives_a_state_the_script_had(tmp_path):
+def test_a_kill_inside_a_step_of_two_edits_recovers_the_step_before_it(tmp_path):
     """The failure seen once under load, any_moment[120]: "recovery gave a state the script never
-    had (last step 52)". Step 53 of seed 7 adds an image and at once removes it (two edits, two
-    journal records); a kill after the writer wrote the first and before the second leaves a
-    journal whose replay has that image: the document part-way through step 53, which the check
-    took for a state never had, since it knew the states between steps only. It must still refuse
-    a journal that skips an edit, as a wrong recovery would."""
+    had (last step 52)". Step 53 of seed 7 adds an image and at once removes it: two edits, then
+    two journal lines, and a kill after the writer wrote the first left the document part-way
+    through step 53. A step is one action now, one frame: a journal cut at any byte of it gives
+    step 52's document exactly (which step 53 gives back, so the check counts it as 53). The check
+    still refuses what the script never had: those two edits as two lines (as a version 1 journal
+    held them; that one still replays) cut between them, and a journal that skips an edit."""
     crasher = Crasher(None, tmp_path, crash_script.make_coco(20, 3), seed=7, count=60, pause=0.0)
     crash_script.run_child(str(crasher.target), str(crasher.progress), seed=7, count=53, pause=0.0,
                            every={})  # unkilled, to the end of step 53
-    frames = crasher.journal.read_bytes().splitlines(keepends=True)
-    ops = [json.loads(f.split(b" ", 2)[2])["op"] for f in frames[1:]]
-    assert ops == ["remove_annotation", "add_image", "remove_image"]  # steps 52, 53 (compacted at 51)
+    whole = crasher.journal.read_bytes()
+    frames = whole.splitlines(keepends=True)
+    header, step_52, step_53 = (json.loads(f.split(b" ", 2)[2]) for f in frames)  # compacted at 51
+    assert step_52["op"] == "remove_annotation"
+    assert [r["op"] for r in step_53["action"]] == ["add_image", "remove_image"]
     shown = crasher.progress.read_text().splitlines()
     crasher.progress.write_text("\n".join(shown[:52]) + "\n")  # killed inside step 53
     killed_at = float(shown[51].split()[1]) + 0.001
-    crasher.journal.write_bytes(b"".join(frames[:3]))  # the writer had written the add_image only
-    result = crasher.check(killed_at)
-    assert (result["last"], result["recovered"], result["partly"], result["lost"]) == (52, 52, 53, 0)
-    crasher.journal.write_bytes(frames[0] + frames[2])  # step 52's edit left out
+    for cut in range(len(whole) - len(frames[2]), len(whole)):  # the writer had written part of it
+        crasher.journal.write_bytes(whole[:cut])
+        result = crasher.check(killed_at)  # raises on a state the script never had
+        assert (result["last"], result["recovered"], result["lost"]) == (52, 53, 0), f"cut at {cut}"
+        assert json.dumps(crasher.recover()) == crasher.states[52]
+    crasher.journal.write_bytes(whole)
+    assert crasher.check(killed_at)["recovered"] == 53
+    version_1 = [frame({**header, "journal": 1}), frames[1]] + [frame(r) for r in step_53["action"]]
+    crasher.journal.write_bytes(b"".join(version_1))
+    assert crasher.check(killed_at)["recovered"] == 53
+    crasher.journal.write_bytes(b"".join(version_1[:3]))  # the add_image line only
+    with pytest.raises(AssertionError, match="never had"):
+        crasher.check(killed_at)
+    crasher.journal.write_bytes(version_1[0] + version_1[2])  # step 52's edit left out
     with pytest.raises(AssertionError, match="never had"):
         crasher.check(killed_at)

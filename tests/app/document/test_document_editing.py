@@ -1,21 +1,25 @@
-"""AnnotationEditor over the session's real undo stack (a QUndoStack through app/commands.py),
-without a window or a QApplication: every macro is one undo step, refusals leave no step."""
+"""AnnotationEditor over the session's real undo stack (app/commands.py's ActionStack, a
+QUndoStack), without a window or a QApplication: every macro is one undo step, refusals leave no
+step, and each step (its push, undo, redo) is one frame of the edit journal."""
 from __future__ import annotations
+
+import json
 
 import pytest
 from PIL import Image
-from PySide6.QtGui import QUndoStack
 
-from app.commands import UndoStackHistory
+from app.commands import ActionStack, UndoStackHistory
 from app.document.editing import BUSY_MESSAGE, AnnotationEditor
 from app.document.entries import ImageEntry, ImageList
+from app.document.journalling import JournalKeeper
+from app.document.replay import rebuild
 from document_helpers import make_document, snapshot
 
 
 @pytest.fixture
 def setup(tmp_path, notes):
     doc, images = make_document(tmp_path)
-    stack = QUndoStack()
+    stack = ActionStack()
     editor = AnnotationEditor(UndoStackHistory(stack), notes)
     editor.reset(doc, images)
     return editor, stack, doc, images
@@ -23,6 +27,29 @@ def setup(tmp_path, notes):
 
 def first_box(doc, images, row=0) -> int:
     return doc.annotations_for(images[row].image_id)[0]["id"]
+
+
+def test_each_step_of_the_undo_stack_is_one_journal_frame(setup, tmp_path):
+    """A box moved and its image marked edited; a macro (an image's record, its box, its status);
+    its undo, its redo; setIndex back over both: each one line holding all of its changes."""
+    editor, stack, doc, images = setup
+    keeper, journal = JournalKeeper(), tmp_path / "annotations.json.journal"
+    stack.actions = keeper  # as the session sets it
+    keeper.attach(doc, journal, tmp_path / "annotations.json")
+
+    def frames() -> list[dict]:
+        assert keeper.journal.written()
+        return [json.loads(line.split(b" ", 2)[2]) for line in journal.read_bytes().splitlines()[1:]]
+
+    editor.set_bboxes(0, {first_box(doc, images): [1, 1, 9, 9]})
+    assert [[r["op"] for r in f["action"]] for f in frames()] == [["set_bbox", "set_image_field"]]
+    editor.add_boxes(2, [(2, [1, 2, 3, 4])])
+    assert [r["op"] for r in frames()[-1]["action"]] == ["add_image", "add_annotation", "set_image_field"]
+    for step, count in ((stack.undo, 3), (stack.redo, 4), (lambda: stack.setIndex(0), 5)):
+        step()
+        assert len(frames()) == count and len(frames()[-1]["action"]) >= 2
+    keeper.detach()
+    assert rebuild(journal, tmp_path / "annotations.json", tmp_path).document.data == doc.data
 
 
 def test_reset_takes_the_first_class(setup):
