@@ -10,6 +10,9 @@ of a prediction were not:
   decisions before the reject: the compaction dropped it, and a crash before the next save or
   autosave lost it.
 
+Now every change waits for the write: refused with "Saving…", as edits were (the first and third
+tests failed before that; the second is a guard).
+
 The document is "big" by `session.small_document = 0` (test_window_safety.py). A moment inside the
 background write is reached without sleeping on the worker: the file on disk already rewritten
 while the GUI thread has not yet processed the worker's answer (no events are processed while
