@@ -9,6 +9,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Iterator, Protocol
 
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from .document.commands import EditCommand
@@ -47,11 +48,18 @@ class ActionStack(QUndoStack):
     push, a macro from beginMacro to endMacro, an undo (a whole macro's), a redo, a setIndex.
     `action()` brackets more than one step (an accept: its step and its decisions). These wrap
     the Python calls (the window's Undo and Redo, the editor's pushes); a QUndoView or
-    createUndoAction would call Qt's own, unbracketed (neither is used)."""
+    createUndoAction would call Qt's own, unbracketed (neither is used).
+
+    While `locked` (a big document is being written on a worker: AppState.set_busy) undo, redo
+    and setIndex change nothing and emit `refused`: the worker serialises the document as it is,
+    and the save then marks that state as saved (an undo meanwhile would be lost)."""
+
+    refused = Signal()  # an undo, redo or setIndex while locked
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.actions: Actions | None = None
+        self.locked = False
         self._macros: list[Actions | None] = []  # open macros: whom each one began an action of
 
     @contextmanager
@@ -71,14 +79,23 @@ class ActionStack(QUndoStack):
             super().push(command)
 
     def undo(self) -> None:
+        if self.locked:
+            self.refused.emit()
+            return
         with self.action():
             super().undo()
 
     def redo(self) -> None:
+        if self.locked:
+            self.refused.emit()
+            return
         with self.action():
             super().redo()
 
     def setIndex(self, index: int) -> None:
+        if self.locked:
+            self.refused.emit()
+            return
         with self.action():
             super().setIndex(index)
 

@@ -169,12 +169,17 @@ class MainWindow(QMainWindow):
         }
         for name, handler in handlers.items():
             a[name].triggered.connect(handler)
-        s.undo_stack.canUndoChanged.connect(a["undo"].setEnabled)
-        s.undo_stack.canRedoChanged.connect(a["redo"].setEnabled)
+        for changed in (s.undo_stack.canUndoChanged, s.undo_stack.canRedoChanged, s.busy_changed):
+            changed.connect(self._refresh_undo_actions)
         s.undo_stack.undoTextChanged.connect(lambda t: a["undo"].setText(f"&Undo {t}".strip()))
         s.undo_stack.redoTextChanged.connect(lambda t: a["redo"].setText(f"&Redo {t}".strip()))
-        a["undo"].setEnabled(False)
-        a["redo"].setEnabled(False)
+        self._refresh_undo_actions()
+
+    def _refresh_undo_actions(self, *_changed) -> None:
+        """Undo and Redo are off while a big document is being written (the stack refuses them)."""
+        stack, busy = self.state.undo_stack, self.state.busy
+        self.actions["undo"].setEnabled(stack.canUndo() and not busy)
+        self.actions["redo"].setEnabled(stack.canRedo() and not busy)
 
     def _connect_state(self) -> None:
         self.state.document_opened.connect(self._on_state_document_opened)

@@ -24,7 +24,7 @@ from PySide6.QtGui import QColor, QImage
 
 from .colors import category_color
 from .commands import ActionStack, UndoStackHistory
-from .document.editing import AnnotationEditor
+from .document.editing import BUSY_MESSAGE, AnnotationEditor
 from .document.entries import ImageEntry, ImageList, size_mismatch
 from .document.image_filter import ImageFilter, matches
 from .document.image_loader import ImageLoader
@@ -100,6 +100,7 @@ class AppState(QObject):
         self.advance_after_review = False
         self.undo_stack = ActionStack(self)  # each step one user action for the journal (session)
         self.undo_stack.cleanChanged.connect(self._on_undo_stack_clean_changed)
+        self.undo_stack.refused.connect(self._on_undo_stack_refused)
         self.edits = AnnotationEditor(UndoStackHistory(self.undo_stack), _EditNotes(self))
         self.loader = loader or ImageLoader(parent=self)
         self.loader.loaded.connect(self._on_loader_loaded)
@@ -134,13 +135,19 @@ class AppState(QObject):
     def _on_undo_stack_clean_changed(self, clean: bool) -> None:
         self.dirty_changed.emit(self.document is not None and not clean)
 
+    @Slot()
+    def _on_undo_stack_refused(self) -> None:
+        self.message.emit(BUSY_MESSAGE)
+
     @property
     def busy(self) -> bool:
-        """A save is writing the document: edits are refused with a message."""
+        """A save is writing the document on a worker: edits, undo and redo, and decisions on
+        predictions are refused with a message (the worker serialises the document and the
+        decisions as they were when it began)."""
         return self.edits.busy
 
     def set_busy(self, busy: bool) -> None:
-        self.edits.busy = busy
+        self.edits.busy = self.undo_stack.locked = busy
         self.busy_changed.emit(busy)
 
     def mark_saved(self) -> None:

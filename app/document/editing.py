@@ -19,7 +19,7 @@ from .entries import ImageList
 
 NUDGE_SMALL, NUDGE_LARGE = 1.0, 10.0  # arrow keys, Shift+arrow keys (image pixels)
 DUPLICATE_OFFSET = 10.0
-BUSY_MESSAGE = "Saving… that edit was not applied; please try again."
+BUSY_MESSAGE = "Saving… that change was not made; please try again once it is written."
 
 
 class UndoHistory(Protocol):

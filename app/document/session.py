@@ -17,7 +17,10 @@ first edit until the work is saved or deliberately discarded, so after a crash t
 Small documents (up to SMALL_DOCUMENT boxes, a few MB of JSON) are saved on the GUI thread,
 and their autosave is serialised there (tens of milliseconds at most) and written by a worker, so
 editing never waits. Bigger documents are serialised and written on a worker; meanwhile
-`state.busy` is set and edits are refused with a message, and autosave runs on the timer only.
+`state.busy` is set ("Saving…") and every change is refused with a message: edits, Undo and Redo
+(app/commands.py: ActionStack.locked), accepting and rejecting predictions (the worker serialises
+the document as it is, the save then marks it saved, and an autosave's compaction header has the
+decisions as they were when it began), and autosave runs on the timer only.
 """
 from __future__ import annotations
 

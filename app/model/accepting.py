@@ -11,7 +11,8 @@ Model classes become dataset classes by name (class_mapping.py); when names diff
 Each accept or reject is recorded in the DecisionBook (decisions.py) for the model and input size
 of the image's predictions, and `decided` says which image changed. An accept's undo step and its
 decisions are one user action for the edit journal (`undo_stack.action()`): one frame, so a crash
-recovers the box with its decision or neither.
+recovers the box with its decision or neither. While a big document is being written on a worker
+(`state.busy`, "Saving…") accept and reject are refused with a message, as edits and undo are.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from PySide6.QtCore import QObject, QSettings, Signal
 from detr_core.coco.validate import bbox_problem
 from detr_core.infer.detections import Detection
 
+from ..document.editing import BUSY_MESSAGE
 from .class_mapping import (IGNORE, NEW, ClassChoice, choices_from_json, choices_to_json, find_category,
                             resolve, settings_key)
 from .decisions import REJECTED, DecisionBook
@@ -118,7 +120,7 @@ class PredictionAcceptor(QObject):
         """Turn these queries' predictions on the image on screen into annotations (one undo
         step). Returns the new annotation ids ([] when nothing was added or the dialog asks)."""
         row, entry = self.state.current_row, self.state.current_entry()
-        if entry is None or self.state.document is None:
+        if entry is None or self.state.document is None or self._refused_while_saving():
             return []
         wanted = set(queries)
         floor = self.shown.threshold if bulk else 0.0
@@ -186,6 +188,8 @@ class PredictionAcceptor(QObject):
     def reject_selected(self) -> None:
         """Hide the selected prediction (X); on a rejected one (picked in the query list) it
         comes back."""
+        if self._refused_while_saving():
+            return
         row, entry, query = self.state.current_row, self.state.current_entry(), self.shown.selected_query
         stored = self.store.get(entry.path) if entry is not None else None
         if stored is None or query < 0:
@@ -199,3 +203,12 @@ class PredictionAcceptor(QObject):
         self.decisions.decide(*key, query, REJECTED)
         self.decided.emit(row)
         self.shown.select_next()
+
+    def _refused_while_saving(self) -> bool:
+        """A big document is being written on a worker (state.busy): say so and decide nothing.
+        An autosave's compaction took the decisions for its header before its worker queued it,
+        so a decision journalled meanwhile would be dropped by it; a Save refuses them too, as it
+        refuses edits (one rule while "Saving…" shows)."""
+        if self.state.busy:
+            self.state.message.emit(BUSY_MESSAGE)
+        return self.state.busy
