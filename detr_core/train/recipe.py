@@ -7,6 +7,8 @@
 
 Every choice can be overridden: a field in `given` is taken as it is. Large data sets (over
 LARGE_SET images) get the reference recipe (TrainConfig's defaults) with only the cheap choices.
+From scratch on at most MEMORISE_SET images the run can only memorise its images (an overfit
+check): what slows memorising (dropout, random scales and crops, cosine decay) is turned off.
 The choices and their reasons are those measured by tests/benchmarks/bench_convergence.py
 (README, "Fine-tuning in minutes").
 """
