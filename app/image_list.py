@@ -94,9 +94,11 @@ class ImageListModel(QAbstractTableModel):
         return None
 
     def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
-        if not index.isValid():
+        if not index.isValid() or index.row() >= len(self.rows):
             return None
         row, column = self.rows[index.row()], index.column()
+        if row >= self.state.row_count():  # asked while a reset begins: the list was replaced
+            return None
         entry = self.state.entry(row)
         if role == Qt.ItemDataRole.DisplayRole:
             if column == 0:

@@ -66,9 +66,12 @@ class TaskRunner(QObject):
         self._running[name] = (thread, worker)
         thread.start()
 
-    def wait(self) -> None:
-        """Block until every running task has finished, and deliver its result; used on close."""
-        for thread, _ in list(self._running.values()):
+    def wait(self, *names: str) -> None:
+        """Block until every running task (or those of `names`) has finished, and deliver its
+        result; used on close."""
+        for name, (thread, _) in list(self._running.items()):
+            if names and name not in names:
+                continue
             thread.quit()
             thread.wait()
         QCoreApplication.sendPostedEvents(self)  # deliver the queued results now

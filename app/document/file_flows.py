@@ -96,7 +96,9 @@ class FileFlows(QObject):
 
     def run_after_confirm(self, action: Callable[[], None]) -> None:
         """Run `action` now if there is nothing unsaved; otherwise ask Save / Discard / Cancel
-        (Save runs it after a successful save)."""
+        (Save runs it after a successful save). A big document being written ("Saving…") is
+        finished first: a finished save leaves nothing to ask, and nothing races the write."""
+        self.session.finish_writing()
         if not self.state.is_dirty():
             action()
             return

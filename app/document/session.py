@@ -20,7 +20,9 @@ editing never waits. Bigger documents are serialised and written on a worker; me
 `state.busy` is set ("Saving…") and every change is refused with a message: edits, Undo and Redo
 (app/commands.py: ActionStack.locked), accepting and rejecting predictions (the worker serialises
 the document as it is, the save then marks it saved, and an autosave's compaction header has the
-decisions as they were when it began), and autosave runs on the timer only.
+decisions as they were when it began), and autosave runs on the timer only. Opening another
+document, closing it or the window first waits for that write (`finish_writing`), so its result
+lands on the document it wrote and a discarded journal is not compacted back.
 """
 from __future__ import annotations
 
@@ -97,6 +99,7 @@ class DocumentSession(QObject):
     def open(self, path: str | os.PathLike, image_root=None, recover_sidecar: str | None = None) -> None:
         """Open asynchronously; `opened`/`open_failed` follow. `recover_sidecar`: load the
         autosave in place of the file right away (after a crash, when the user said so)."""
+        self.finish_writing()
         if self.runner.is_running("open"):
             self.state.message.emit("Still opening the previous item…")
             return
@@ -201,6 +204,14 @@ class DocumentSession(QObject):
 
     def is_saving(self) -> bool:
         return self.runner.is_running("save")
+
+    def finish_writing(self) -> None:
+        """Block until a running save or autosave of the document is written, and take its result
+        (saved, marked saved and its journal restarted, or failed). Before anything replaces or
+        drops the document: its completion then never lands on another document, and a
+        compaction never writes a journal discarded after it began."""
+        if self.runner.is_running("save") or self.runner.is_running("autosave"):
+            self.runner.wait("save", "autosave")
 
     def _on_saved(self, target: Path) -> None:
         old_target = self.target
