@@ -3,10 +3,11 @@ smoothing) above the list of every query of the image on screen."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Slot
-from PySide6.QtGui import QAction
-from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLabel, QRadioButton,
+from PySide6.QtGui import QAction, QPalette
+from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QRadioButton,
                                QSlider, QToolButton, QVBoxLayout, QWidget)
 
+from ..steady_label import SteadyLabelWidget
 from .heatmap_image import COLORMAPS
 from .query_list import QueryListWidget
 
@@ -34,9 +35,8 @@ class AttentionPanelWidget(QWidget):
         self.opacity.setToolTip("Heatmap opacity")
         self.smooth = QCheckBox("Smooth")
         self.smooth.setToolTip("Blend between feature cells (off: one flat colour per cell)")
-        self.hint = QLabel()
-        self.hint.setWordWrap(True)
-        self.hint.setStyleSheet("color: palette(mid);")
+        self.hint = SteadyLabelWidget(lines=2, role=QPalette.ColorRole.Mid)  # changes with every image:
+        # a QLabel would resize the query table below it each time
         self.queries = QueryListWidget(state)
         self._layout(tool_actions)
         self.show_heatmap.toggled.connect(lambda on: self._set(visible=on))
@@ -111,4 +111,3 @@ class AttentionPanelWidget(QWidget):
         else:
             text = ""
         self.hint.setText(text)
-        self.hint.setVisible(bool(text))

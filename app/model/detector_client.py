@@ -13,6 +13,7 @@ from itertools import count
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
+from ..thread_priority import start_below_gui
 from .detector_worker import DetectorWorker
 from .payloads import BatchRequest, BatchSummary, DetectRequest, DetectResult, LoadRequest, Resolution
 
@@ -61,7 +62,7 @@ class DetectorClient(QObject):
 
     def _start_thread(self) -> None:
         if not self._shut_down and not self._thread.isRunning():
-            self._thread.start()
+            start_below_gui(self._thread)  # the model yields the core to the GUI thread's paints
 
     # -- requests -----------------------------------------------------------------------------------
     def load(self, request: LoadRequest) -> None:

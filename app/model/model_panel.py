@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, Q
 
 from detr_core.checkpoints.hub import OFFICIAL_CHECKPOINTS
 
+from ..steady_label import SteadyLabelWidget
 from .batch_panel import BatchPanelWidget
 from .class_mapping_dialog import ClassMappingDialog
 from .model_notice import ModelNoticeWidget
@@ -46,6 +47,7 @@ class ModelPanelWidget(QWidget):
         layout.setSpacing(4)
         layout.addLayout(form)
         layout.addWidget(self.status)
+        layout.addWidget(self.image_status)
         layout.addWidget(self.notice)
         run = QHBoxLayout()
         run.addWidget(self.auto_run, 1)
@@ -132,9 +134,11 @@ class ModelPanelWidget(QWidget):
         self._threshold_row = QHBoxLayout()
         self._threshold_row.addWidget(self.threshold, 1)
         self._threshold_row.addWidget(self.threshold_label)
-        self.status = QLabel()
+        self.status = QLabel()  # the model: changes when one loads
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.image_status = SteadyLabelWidget()  # the image on screen: changes with every image,
+        # and a QLabel's new text would lay the whole dock out again each time
         self.notice = ModelNoticeWidget(self.state)
         self.notice.official_requested.connect(self._on_notice_official_requested)
         self.notice.browse_requested.connect(self.browse_file)
@@ -256,7 +260,7 @@ class ModelPanelWidget(QWidget):
     @Slot()
     def _update_status(self, *_args) -> None:
         m = self.model_state
-        lines = []
+        lines, image_line = [], ""
         if m.info is None:
             lines.append("No model loaded." if not m.loading else "Loading the model…")
         else:
@@ -265,15 +269,16 @@ class ModelPanelWidget(QWidget):
             if m.loading:
                 lines.append("Loading another model…")
             elif m.running:
-                lines.append("Detecting…")
+                image_line = "Detecting…"
             elif m.state.current_entry() is not None:
                 shown = m.prediction_count(m.state.current_row)
                 if shown is not None:
                     seconds = m.seconds_for(m.state.current_row)
                     took = f" · {seconds:.2f} s" if seconds is not None else ""
-                    lines.append(f"{shown} prediction{'s' if shown != 1 else ''} at or above "
-                                 f"{m.prediction_view.threshold:.2f}{took}")
+                    image_line = (f"{shown} prediction{'s' if shown != 1 else ''} at or above "
+                                  f"{m.prediction_view.threshold:.2f}{took}")
         self.status.setText("\n".join(lines))  # a load failure is in `notice`, in red, whole
+        self.image_status.setText(image_line)
         if m.info is not None and not m.loading:
             self._syncing = True
             self.set_source(m.info.source)

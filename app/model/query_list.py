@@ -75,6 +75,7 @@ class QueryListWidget(QWidget):
         self.proxy.setSourceModel(self.table)
         self.proxy.setSortRole(SORT_ROLE)
         self._syncing = False
+        self._stale = False  # the image changed while the table was out of sight: fill when shown
         view = self.view = QTableView()
         view.setModel(self.proxy)
         view.setSortingEnabled(True)
@@ -114,13 +115,43 @@ class QueryListWidget(QWidget):
         widest = max((metrics.horizontalAdvance(n) for n in ("Class", *names)), default=0)
         self.view.horizontalHeader().resizeSection(1, min(widest + 16, CLASS_WIDTH_MAX))
 
+    def on_screen(self) -> bool:
+        """Whether any of the table can be seen. A dock behind another dock's tab (the Attention
+        dock behind Classes, as on a 1080p screen) is moved off the window, not hidden."""
+        return self.isVisible() and not self.visibleRegion().isEmpty()
+
     def reload(self) -> None:
+        """Refill the table from the image on screen. A table out of sight waits until it is
+        shown (`set_shown`, showEvent): it would be filled twice for every image flipped past,
+        1-2 ms of GUI time each (issue 17, item 11)."""
+        if self.on_screen():
+            self._fill()
+        else:
+            self._stale = True
+
+    @Slot(bool)
+    def set_shown(self, shown: bool) -> None:
+        """Its dock came into sight (QDockWidget.visibilityChanged, also for a tab chosen)."""
+        if shown and self._stale:
+            self._fill()
+
+    def _fill(self) -> None:
+        self._stale = False
         self._syncing = True
         self.table.reload()
         self._syncing = False
-        self._on_model_query_changed(self.model_state.prediction_view.selected_query)
+        self._select_query(self.model_state.prediction_view.selected_query)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._stale:
+            self._fill()
 
     def queries_in_view_order(self) -> list[int]:
+        """The queries of the image on screen as the table lists them (sorted as it is sorted),
+        also while it is hidden."""
+        if self._stale:
+            self._fill()
         return [self.proxy.index(r, 0).data(QUERY_ROLE) for r in range(self.proxy.rowCount())]
 
     @Slot(int)
@@ -135,6 +166,14 @@ class QueryListWidget(QWidget):
 
     @Slot(int)
     def _on_model_query_changed(self, query: int) -> None:
+        if not self.on_screen():
+            self._stale = True  # selected when shown
+        elif self._stale:
+            self._fill()
+        else:
+            self._select_query(query)
+
+    def _select_query(self, query: int) -> None:
         self._syncing = True
         selection = self.view.selectionModel()
         found = next((r for r in range(self.proxy.rowCount())

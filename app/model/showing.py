@@ -107,10 +107,15 @@ class PredictionView(QObject):
         return [d for d in detections.filter(max(floor, KEEP_FLOOR)) if d.query not in handled]
 
     def prediction_count(self, row: int) -> int | None:
-        """Predictions shown for image `row` (None: the model has not seen it)."""
-        if self.store.get(self.state.entry(row).path) is None:
+        """Predictions shown for image `row` (None: the model has not seen it): the length of
+        visible_predictions(row), counted without building them (the Pred column asks for every
+        row it paints)."""
+        detections = self.detections_for(row) if 0 <= row < self.state.row_count() else None
+        if detections is None:
             return None
-        return len(self.visible_predictions(row))
+        handled = self.handled(row)
+        queries = detections.query[detections.select(max(self.threshold, KEEP_FLOOR))]
+        return sum(1 for q in queries.tolist() if q not in handled) if handled else len(queries)
 
     # -- what is shown --------------------------------------------------------------------------------
     def set_threshold(self, threshold: float) -> None:

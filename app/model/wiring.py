@@ -84,6 +84,7 @@ def install_model_ui(window, autoload: bool = True) -> ModelUi:
 
     model.view_changed.connect(sync_checks)
     ui.grid_dock.visibilityChanged.connect(a["attention_grid"].setChecked)
+    ui.attention_dock.visibilityChanged.connect(attention.queries.set_shown)  # filled when it can be seen
     model.batch_progressed.connect(lambda _p: a["cancel_preannotate"].setEnabled(True))
     model.batch_finished.connect(lambda _s: a["cancel_preannotate"].setEnabled(False))
     a["cancel_preannotate"].setEnabled(False)

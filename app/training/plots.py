@@ -6,8 +6,9 @@ Receiving and drawing are apart (the Acconeer pattern): events only update the r
 PlotDataItem created once and fed with setData; peak downsampling and clip-to-view keep long
 runs cheap. Overlay curves of other runs are made when a run is ticked in the Runs list.
 
-pyqtgraph (about a second to import) is imported when the plots are first needed: shortly after
-the Curves tab is first shown (after the window is on screen), or when `item()` / `plot()` asks.
+pyqtgraph (about a second to import) is imported on a background thread shortly after the Curves
+tab is first shown (after the window is on screen; background_import.py), and the plots are built
+when it is in; `item()` / `plot()` build them at once if asked before (waiting for the import).
 """
 from __future__ import annotations
 
@@ -19,13 +20,14 @@ from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QS
 if TYPE_CHECKING:
     import pyqtgraph as pg
 
+from ..background_import import BackgroundImport
 from .curves import DEFAULT_SMOOTHING, RunCurves
 from .runs import RunRecord
 
 REDRAW_HZ = 10
 MIN_HEIGHT = 140  # px: the five plots side by side, their legends under them
 LEGEND_COLUMNS = 3  # entries side by side under each plot
-BUILD_DELAY_MS = 100  # after the Curves tab is first shown: the window paints before pyqtgraph loads
+IMPORT_DELAY_MS = 100  # after the Curves tab is first shown: the window paints before pyqtgraph loads
 _PLOTS = {  # key: (title, x label)
     "loss": ("Loss per step", "step"), "terms": ("Loss terms per step", "step"),
     "lr": ("Learning rate per step", "step"), "epoch": ("Loss per epoch", "epoch"),
@@ -46,6 +48,7 @@ _ITEMS = {
     "train_loss": ("epoch", "train_loss", False), "val_loss": ("epoch", "val_loss", False),
     **{m: ("map", m, False) for m in ("AP", "AP50", "AP75")},
 }
+_DONE = object()  # next() of a finished _build_steps
 _OVERLAY = (("loss", "loss", True), ("epoch", "train_loss", False), ("map", "AP", False))
 _OVERLAY_COLORS = ("#7f7f7f", "#bcbd22", "#17becf", "#e377c2", "#8c564b", "#ff9896")
 
@@ -82,6 +85,8 @@ class TrainingPlotsWidget(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self._placeholder, 1)
         self._drawn: tuple[int, int] | None = None  # (id of the curves, their version) on screen
+        self._import: BackgroundImport | None = None  # pyqtgraph, on its way in
+        self._steps = None  # the plots being made, one per step (_build_steps)
         self.timer = QTimer(self)
         self.timer.setInterval(1000 // REDRAW_HZ)
         self.timer.timeout.connect(self.redraw)
@@ -91,35 +96,61 @@ class TrainingPlotsWidget(QWidget):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
-        if self.graphics is None:
-            QTimer.singleShot(BUILD_DELAY_MS, self, self.build)
+        if self.graphics is None and self._import is None:
+            self._import = BackgroundImport("pyqtgraph", self)
+            self._import.finished.connect(self._on_import_finished)  # queued: on this (GUI) thread
+            QTimer.singleShot(IMPORT_DELAY_MS, self, self._import.start)
+
+    @Slot(str, str)
+    def _on_import_finished(self, _name: str, error: str) -> None:
+        if not error:  # else pyqtgraph is missing or broken: item() / plot() say so when asked
+            self._build_next()
+
+    @Slot()
+    def _build_next(self) -> None:
+        """One plot per event-loop turn: the five together took 100 ms of GUI time at once."""
+        if self._steps is None:
+            self._steps = self._build_steps()
+        if next(self._steps, _DONE) is not _DONE:
+            QTimer.singleShot(0, self, self._build_next)
 
     def build(self) -> None:
-        """Make the plots and their curves (once); draws what the curves hold so far."""
-        if self.graphics is not None:
-            return
+        """Make the plots and their curves now (the rest of them, if some are made already)."""
+        if self.graphics is None:
+            if self._steps is None:
+                self._steps = self._build_steps()
+            for _ in self._steps:
+                pass
+
+    def _build_steps(self):
+        """Make the plots and their curves, yielding after each plot; draws what the curves hold
+        so far. `graphics` is set at the end: until then the widget has no plots to draw on."""
         import pyqtgraph as pg
 
-        self.graphics = pg.GraphicsLayoutWidget()
-        self.graphics.setBackground("w")
-        self.graphics.setMinimumHeight(MIN_HEIGHT)
+        graphics = pg.GraphicsLayoutWidget()
+        graphics.setBackground("w")
+        graphics.setMinimumHeight(MIN_HEIGHT)
         # Its size hint (about 230 px) does not ask for height: the dock's word-wrapped labels make
         # its scroll area size the panel by height-for-width, and the plots would not fit at 1366×768.
-        self.graphics.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Ignored)
+        graphics.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Ignored)
         for i, (key, (title, _x_label)) in enumerate(_PLOTS.items()):  # the title names the x axis
-            plot = self.graphics.addPlot(row=0, col=i)
+            plot = graphics.addPlot(row=0, col=i)
             plot.setTitle(title, size="9pt")
             plot.showGrid(x=True, y=True, alpha=0.25)
             # The legend under the plot, in the layout, never over the data (issue 17, item 6);
             # PlotItem adds every named curve to `plot.legend` (and removes it with the curve).
             plot.legend = pg.LegendItem(labelTextSize="7pt", verSpacing=-6, colCount=LEGEND_COLUMNS)
-            self.graphics.addItem(plot.legend, row=1, col=i)
+            graphics.addItem(plot.legend, row=1, col=i)
             plot.setDownsampling(auto=True, mode="peak")
             plot.setClipToView(True)
             self.plots[key] = plot
-        self.graphics.ci.layout.setRowStretchFactor(0, 1)  # the plots take the height, legends their own
-        self.graphics.ci.layout.setRowStretchFactor(1, 0)
-        self._items = {name: self._make_item(name, *spec) for name, spec in _ITEMS.items()}
+            for name, spec in _ITEMS.items():
+                if spec[0] == key:
+                    self._items[name] = self._make_item(name, *spec)
+            yield
+        graphics.ci.layout.setRowStretchFactor(0, 1)  # the plots take the height, legends their own
+        graphics.ci.layout.setRowStretchFactor(1, 0)
+        self.graphics = graphics
         self.layout().replaceWidget(self._placeholder, self.graphics)
         self._placeholder.deleteLater()
         self._on_show_raw_toggled(self.show_raw.isChecked())

@@ -2,17 +2,21 @@
 memory, skipped stale requests, one-line errors; and the refcount guard it all relies on."""
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 import textwrap
 import threading
 
 import numpy as np
+import pytest
 from PIL import Image
+from PySide6.QtGui import QImage
 
 from app.document.image_loader import ImageLoader, pil_to_qimage
+from app.thread_priority import WORKER_NICE
 from detr_core.images import load_image
-from workbench_helpers import make_images
+from workbench_helpers import make_images, thread_nice, thread_nice_of_main
 
 
 def test_pictures_match_load_image_including_exif_orientation(qtbot, tmp_path):
@@ -32,6 +36,45 @@ def test_pictures_match_load_image_including_exif_orientation(qtbot, tmp_path):
         top = picture.pixelColor(20, 5)
         assert top.red() > 200 and top.green() < 60  # red ends up on top after the rotation
         assert picture.pixelColor(20, 5).rgb() == pil_to_qimage(reference).pixelColor(20, 5).rgb()
+    finally:
+        loader.shutdown()
+
+
+def qimage_rgb(picture) -> np.ndarray:
+    """A Format_RGB32 QImage's pixels as [H, W, 4] bytes (B, G, R, A on this machine)."""
+    rows = np.frombuffer(picture.constBits(), np.uint8).reshape(picture.height(), picture.bytesPerLine())
+    return rows[:, :4 * picture.width()].reshape(picture.height(), picture.width(), 4).copy()
+
+
+@pytest.mark.skipif(sys.byteorder != "little", reason="the PIL-built path is for little-endian machines")
+def test_pictures_equal_pil_pixel_for_pixel_opaque_and_own_their_memory():
+    rng = np.random.default_rng(1)
+    rgb = rng.integers(0, 256, size=(23, 37, 3), dtype=np.uint8)  # odd width: rows are not 16-aligned
+    grey = rng.integers(0, 256, size=(9, 13), dtype=np.uint8)
+    for source, expected in ((Image.fromarray(rgb), rgb), (Image.fromarray(grey), np.dstack([grey] * 3)),
+                             (Image.fromarray(np.dstack([rgb, rgb[..., :1]])), rgb)):  # RGBA: alpha dropped
+        picture = pil_to_qimage(source)
+        del source
+        gc.collect()
+        junk = [bytes(4 * expected.size) for _ in range(8)]  # memory freed by now is reused
+        assert picture.format() == QImage.Format.Format_RGB32
+        pixels = qimage_rgb(picture)
+        assert np.array_equal(pixels[..., 2::-1], expected), "R, G, B differ"
+        assert (pixels[..., 3] == 255).all(), "Format_RGB32 wants 0xff in the unused byte"
+        assert picture.pixelColor(3, 2).getRgb()[:3] == tuple(int(v) for v in expected[2, 3])
+        del junk
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
+def test_the_decoder_thread_runs_below_the_gui_threads_priority(qtbot, tmp_path):
+    [path] = make_images(tmp_path / "imgs", 1)
+    gui_before = thread_nice_of_main()
+    loader = ImageLoader()
+    try:
+        with qtbot.waitSignal(loader.loaded, timeout=5000):
+            loader.request(str(path))
+        assert thread_nice("image-decode") >= max(gui_before, WORKER_NICE)
+        assert thread_nice_of_main() == gui_before  # the GUI thread keeps its own
     finally:
         loader.shutdown()
 

@@ -83,14 +83,14 @@ def test_count_and_time_follow_the_threshold_and_the_image(qtbot, model_window, 
     state.go_next(1)
     wait_attention(qtbot, window)
     second = model.seconds_for(1)
-    assert f"· {second:.2f} s" in panel.status.text()
+    assert f"· {second:.2f} s" in panel.image_status.text()
     state.go_next(-1)
-    qtbot.waitUntil(lambda: f"· {first:.2f} s" in panel.status.text(), timeout=5000)
+    qtbot.waitUntil(lambda: f"· {first:.2f} s" in panel.image_status.text(), timeout=5000)
     for action in ("raise_threshold", "raise_threshold", "lower_threshold"):
         window.actions[action].trigger()
         threshold = model.prediction_view.threshold
         count = model.prediction_count(0)
-        assert f"{count} prediction{'s' if count != 1 else ''} at or above {threshold:.2f}" in panel.status.text()
+        assert f"{count} prediction{'s' if count != 1 else ''} at or above {threshold:.2f}" in panel.image_status.text()
 
 
 @pytest.mark.skipif(not DEMO_MODEL.is_file(), reason="the bundled demo model is not in this checkout")

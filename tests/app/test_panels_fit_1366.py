@@ -84,8 +84,10 @@ def test_the_class_list_and_the_query_table_show_five_rows(qtbot, demo_window):
         assert metrics.horizontalAdvance(name) + 8 <= view.columnWidth(1), f"class {name!r} is cut"
 
 
-def test_the_query_table_shows_the_boxes_as_drawn(demo_window):
+def test_the_query_table_shows_the_boxes_as_drawn(qtbot, demo_window):
     window = demo_window
+    window.model_ui.attention_dock.raise_()  # out of sight, the table waits to be filled
+    qtbot.waitUntil(window.model_ui.attention.queries.on_screen, timeout=2000)
     detections = window.state.model.current_detections()
     width, height = detections.image_size
     boxes = detections.boxes_xyxy

@@ -91,6 +91,8 @@ def test_selecting_a_finding_selects_its_query_and_shows_its_attention(qtbot, wi
     assert model.prediction_view.selected_query == finding.query
     wait_attention(qtbot, window, timeout=60_000)
     queries = window.model_ui.attention.queries
+    window.model_ui.attention_dock.raise_()  # the table behind the Review tab is filled when in sight
+    qtbot.waitUntil(queries.on_screen, timeout=2000)
     assert queries.view.currentIndex().data(QUERY_ROLE) == finding.query  # kept while detections arrived
     assert model.prediction_view.view.visible and model.prediction_view.view.mode == "decoder"
     detections = model.current_detections()

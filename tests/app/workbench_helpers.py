@@ -82,6 +82,24 @@ def close_window(win: MainWindow, dialogs: Dialogs) -> None:
     assert not win.isVisible()
 
 
+def thread_nice(name: str) -> int:
+    """The nice value of this process's thread called `name` (Linux: /proc, the name Qt gives a
+    QThread from its objectName); the highest if several have the name."""
+    values = []
+    for task in Path("/proc/self/task").iterdir():
+        if (task / "comm").read_text().strip() == name:
+            stat = (task / "stat").read_text()
+            values.append(int(stat[stat.rindex(")") + 2:].split()[16]))  # field 19: nice
+    assert values, f"no thread named {name!r}"
+    return max(values)
+
+
+def thread_nice_of_main() -> int:
+    import os
+
+    return os.getpriority(os.PRIO_PROCESS, os.getpid())  # the main thread's id is the process id
+
+
 def make_images(folder: Path, count: int = 3, size=(64, 48), seed: int = 0) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)

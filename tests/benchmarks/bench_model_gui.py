@@ -13,7 +13,8 @@ Measures, on the same folder and checkpoint:
      `--repeat` such pairs, alternating, as the load of a shared machine drifts;
   3. a 2 ms timer probe on the GUI thread while flipping and during one more pre-annotation job
      (not during the timed ones: its 500 wake-ups a second cost the model some speed): the
-     longest and 99th-percentile gap beyond its interval is how long the event loop was blocked.
+     longest and 99th-percentile gap beyond its interval is how long the event loop was blocked,
+     and the GUI thread's own CPU time in each gap, how much of that was its own work.
 With --explain it also lists the longest stalls with what the GUI thread did meanwhile: event
 deliveries that took long (receiver, event type) and garbage collections.
 Prints a markdown table and the machine load (others' training jobs skew every number).
@@ -86,12 +87,15 @@ def bare_detect(checkpoint: str, folder: Path, one: Path, threads: int) -> tuple
 
 
 class Probe:
-    """Gaps between 2 ms timer ticks on the GUI thread, beyond the interval: event-loop stalls."""
+    """Gaps between 2 ms timer ticks on the GUI thread, beyond the interval: event-loop stalls;
+    and the CPU time the GUI thread itself used in each gap (thread_time): on a core shared with
+    the model's thread or other programs a gap is longer than the GUI's own work in it."""
 
     def __init__(self):
         from PySide6.QtCore import Qt, QTimer
 
         self.gaps: list[float] = []
+        self.cpu: list[float] = []  # ms of GUI-thread CPU per gap
         self.stalls: list[tuple[float, float]] = []  # (start, end) perf_counter of gaps > 20 ms
         self._last = None
         self.timer = QTimer()
@@ -101,6 +105,7 @@ class Probe:
 
     def start(self) -> None:
         self.gaps, self.stalls, self._last = [], [], time.perf_counter()
+        self.cpu, self._last_cpu = [], time.thread_time()
         self.timer.start()
 
     def stop(self) -> list[float]:
@@ -108,7 +113,9 @@ class Probe:
         return self.gaps
 
     def _tick(self) -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.thread_time()
+        self.cpu.append((cpu - self._last_cpu) * 1e3)
+        self._last_cpu = cpu
         self.gaps.append(max(0.0, (now - self._last) * 1e3 - PROBE_MS))
         if self.gaps[-1] > 20:
             self.stalls.append((self._last, now))
@@ -180,8 +187,9 @@ def thread_cpu() -> dict[str, float]:
     return usage
 
 
-def stall_text(gaps: list[float]) -> str:
-    return f"max {max(gaps):.1f} ms, p99 {np.percentile(gaps, 99):.1f} ms ({len(gaps)} ticks)"
+def stall_text(gaps: list[float], cpu: list[float]) -> str:
+    return (f"max {max(gaps):.1f} ms, p99 {np.percentile(gaps, 99):.1f} ms ({len(gaps)} ticks); "
+            f"GUI thread's own CPU per gap: max {max(cpu):.1f} ms, p99 {np.percentile(cpu, 99):.1f} ms")
 
 
 def main() -> int:
@@ -278,14 +286,14 @@ def main() -> int:
         assert spin(lambda: "drawn" in marks.get(row, {}) and "shown" in marks[row] and not model.running)
         pause = time.perf_counter() + 0.2
         spin(lambda: time.perf_counter() > pause)  # the user looks at it for a moment
-    browse_gaps = probe.stop()
+    browse_gaps, browse_cpu = probe.stop(), list(probe.cpu)
     stalls = list(probe.stalls)
     shown_to_drawn = [max(0.0, marks[r]["drawn"] - marks[r]["shown"]) * 1e3 for r in range(1, browse + 1)]
     model_ms = [seconds[state.entry(r).path] * 1e3 for r in range(1, browse + 1)]
 
     # -- pre-annotating the folder, alternating with the bare command (the load of a shared
     # machine drifts; pairs taken close together compare fairly) --------------------------------------
-    bare_rates, app_rates, batch_gaps, in_model = [], [], [], []
+    bare_rates, app_rates, batch_gaps, batch_cpu, in_model = [], [], [], [], []
     item_seconds: list[float] = []
     model.client.batch_progressed.connect(lambda item: item_seconds.append(item.seconds))
 
@@ -313,6 +321,7 @@ def main() -> int:
         in_model.append(sum(item_seconds) * rate / todo)  # share of the wall time in detect()
         if probed:
             batch_gaps.extend(probe.stop())
+            batch_cpu.extend(probe.cpu)
             stalls.extend(probe.stalls)
         return rate
 
@@ -339,8 +348,8 @@ def main() -> int:
          f"median pair {100 * statistics.median(a / b - 1 for a, b in zip(app_rates, bare_rates)):+.1f} %)"),
         ("share of the job's wall time inside Detector.detect (each job)",
          ", ".join(f"{100 * share:.0f} %" for share in in_model)),
-        ("GUI stall while pre-annotating", f"{stall_text(batch_gaps)} (this job: {probed_rate:.2f} images/s)"),
-        (f"GUI stall while flipping {browse} images (model on)", stall_text(browse_gaps)),
+        ("GUI stall while pre-annotating", f"{stall_text(batch_gaps, batch_cpu)} (this job: {probed_rate:.2f} images/s)"),
+        (f"GUI stall while flipping {browse} images (model on)", stall_text(browse_gaps, browse_cpu)),
         ("image shown -> boxes drawn (median / max)",
          f"{statistics.median(shown_to_drawn):.0f} / {max(shown_to_drawn):.0f} ms"),
         ("model time per image in the worker (median / max)",

@@ -8,7 +8,8 @@ the bundled samples (issue 17, item 9).
 The child does what `python main.py resources/samples` does (`app.main.run_gui`, the same
 imports, the samples opened from their per-user copy); a timer on the GUI thread notes the first
 event-loop turn with the window visible, when torch is imported (on the model's worker) and when
-the model and the first detection are in. Each repeat is a new process (imports are cold only for the first one, as after an install the
+the model and the first detection are in, when pyqtgraph is in and the training plots are built,
+and the longest gap between its 5 ms polls after the window showed (a GUI stall). Each repeat is a new process (imports are cold only for the first one, as after an install the
 files are then in the page cache). Runs offscreen unless QT_QPA_PLATFORM says otherwise, with a
 throw-away settings and data folder. Prints a table of seconds since the interpreter started.
 """
@@ -37,6 +38,9 @@ marks["torch imported before the window"] = "torch" in sys.modules
 app = QApplication([sys.argv[0]])
 
 
+last = [None]  # the previous poll after the window showed
+
+
 def poll():
     now = time.perf_counter() - t0
     windows = [w for w in app.topLevelWidgets() if w.isWindow() and hasattr(w, "state") and w.isVisible()]
@@ -44,14 +48,25 @@ def poll():
         marks["window shown"] = now
         marks["torch imported at show"] = "torch" in sys.modules
         marks["pyqtgraph imported at show"] = "pyqtgraph" in sys.modules
+        marks["longest GUI stall after show (ms)"] = 0.0
+    if last[0] is not None:  # a gap between two polls (5 ms apart) is time the event loop was blocked
+        stall = 1e3 * (now - last[0]) - 5
+        if stall > marks["longest GUI stall after show (ms)"]:
+            marks["longest GUI stall after show (ms)"], marks["  ... ending at"] = stall, now
+    last[0] = now if windows else None
+    if "pyqtgraph" in sys.modules and "pyqtgraph import begun" not in marks:
+        marks["pyqtgraph import begun"] = now
+    if windows and "plots built" not in marks and windows[0].training_ui.panel.plots.graphics is not None:
+        marks["plots built"] = now
     if "torch" in sys.modules and "torch import begun (worker)" not in marks:
         marks["torch import begun (worker)"] = now
     if windows:
         model = windows[0].state.model
         if "model loaded" not in marks and model.info is not None and not model.loading:
             marks["model loaded"] = now
-        if model.current_detections() is not None:
+        if model.current_detections() is not None and "first detection" not in marks:
             marks["first detection"] = now
+        if "first detection" in marks and "plots built" in marks:
             print(json.dumps(marks))
             windows[0].close()
             app.quit()
