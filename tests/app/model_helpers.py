@@ -77,7 +77,7 @@ def image_array(image) -> np.ndarray:
 # -- fixtures (imported by the test modules) ------------------------------------------------------
 import pytest  # noqa: E402
 
-from workbench_helpers import close_window, make_window  # noqa: E402
+from workbench_helpers import close_window, make_window, open_and_wait, save_and_wait  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -93,3 +93,15 @@ def model_window(qtbot, settings, tmp_path, dialogs, checkpoint):
     wait_model(qtbot, win, checkpoint)
     yield win
     close_window(win, dialogs)
+
+
+def saved_shapes_with_model(qtbot, window, dialogs, tmp_path):
+    """Two synthetic images opened in the model window, the first detected, saved as
+    shapes/annotations.json (the path returned): the start of the recovery tests."""
+    folder = make_shapes(tmp_path / "shapes", 2)[0].parent
+    open_and_wait(qtbot, window, folder)
+    wait_attention(qtbot, window)
+    target = folder / "annotations.json"
+    dialogs.save_path = str(target)
+    save_and_wait(qtbot, window)
+    return target

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from app.model.accepting import clipped_xywh
-from model_helpers import checkpoint, make_shapes, model_window, wait_attention  # noqa: F401
+from model_helpers import checkpoint, make_shapes, model_window, saved_shapes_with_model, wait_attention  # noqa: F401
 from test_recovery import crash, reopen_and_recover
 from test_recovery_decisions import _reopen_with_model_and_recover
 from workbench_helpers import close_window, make_images, open_and_wait, save_and_wait
@@ -89,12 +89,8 @@ def test_a_crash_inside_accepting_a_prediction_recovers_all_of_it_or_none(qtbot,
     recovered window showed the prediction again over its own box, counted in Pred."""
     window, state = model_window, model_window.state
     view, acceptor = state.model.prediction_view, state.model.acceptor
-    folder = make_shapes(tmp_path / "shapes", 2)[0].parent
-    open_and_wait(qtbot, window, folder)
-    wait_attention(qtbot, window)
-    target = folder / "annotations.json"
-    dialogs.save_path = str(target)
-    save_and_wait(qtbot, window)
+    target = saved_shapes_with_model(qtbot, window, dialogs, tmp_path)
+    folder = target.parent
     view.set_threshold(0.01)
     width, height = view.current_detections().image_size
     boxes = [d for d in view.visible_predictions() if clipped_xywh(d.box_xyxy, width, height) is not None]

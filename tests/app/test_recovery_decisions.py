@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtWidgets import QMessageBox
 
 from app.model.accepting import clipped_xywh
-from model_helpers import checkpoint, make_shapes, model_window, wait_attention, wait_model  # noqa: F401
+from model_helpers import checkpoint, make_shapes, model_window, saved_shapes_with_model, wait_attention, wait_model  # noqa: F401
 from test_recovery import crash
 from workbench_helpers import close_window, make_window, open_and_wait, save_and_wait, wait_image
 
@@ -102,12 +102,8 @@ def test_a_reject_survives_when_every_edit_is_undone_back_to_the_saved_file(qtbo
     written (the decisions file as it was before the undo)."""
     window, state = model_window, model_window.state
     view, acceptor = state.model.prediction_view, state.model.acceptor
-    folder = make_shapes(tmp_path / "shapes", 2)[0].parent
-    open_and_wait(qtbot, window, folder)
-    wait_attention(qtbot, window)
-    target = folder / "annotations.json"
-    dialogs.save_path = str(target)
-    save_and_wait(qtbot, window)
+    target = saved_shapes_with_model(qtbot, window, dialogs, tmp_path)
+    folder = target.parent
     view.set_threshold(0.01)
     shown = [d.query for d in view.visible_predictions()]
     assert len(shown) >= 2

@@ -24,7 +24,7 @@ import json
 import time
 from pathlib import Path
 
-from model_helpers import checkpoint, make_shapes, model_window, wait_attention  # noqa: F401
+from model_helpers import checkpoint, make_shapes, model_window, saved_shapes_with_model, wait_attention  # noqa: F401
 from test_recovery import crash, reopen_and_recover
 from test_recovery_decisions import _reopen_with_model_and_recover
 from workbench_helpers import close_window, make_images, open_and_wait, save_and_wait
@@ -116,12 +116,8 @@ def test_a_reject_while_a_big_autosave_compacts_survives_a_crash(qtbot, model_wi
     header, before its worker queued the compaction. Whatever the window showed comes back."""
     window, state = model_window, model_window.state
     view, acceptor = state.model.prediction_view, state.model.acceptor
-    folder = make_shapes(tmp_path / "shapes", 2)[0].parent
-    open_and_wait(qtbot, window, folder)
-    wait_attention(qtbot, window)
-    target = folder / "annotations.json"
-    dialogs.save_path = str(target)
-    save_and_wait(qtbot, window)
+    target = saved_shapes_with_model(qtbot, window, dialogs, tmp_path)
+    folder = target.parent
     state.add_box([5, 5, 30, 30], state.edits.add_category("dog"))  # unsaved: the autosave has work
     window.session.small_document = 0  # big: autosaved on a worker
     view.set_threshold(0.01)
