@@ -47,7 +47,7 @@ class TrainConfig:
     group_init: str = "copy"  # extra groups from a checkpoint: "copy" (its queries + noise) | "fresh"
     ema_decay: float = 0.0  # EMA of the weights (train/ema.py), evaluated and saved; 0: off
     ema_tau: float = 50.0  # EMA warm-up: decay * (1 - exp(-updates / tau))
-    time_budget_s: float | None = None  # train for this long (train/budget.py): epochs and eval
+    time_budget_s: float | None = None  # train for this long (train/budget.py): steps and eval
     #                                     schedule fitted after measuring the first steps
     criterion: CriterionConfig = field(default_factory=CriterionConfig)
 
@@ -84,6 +84,14 @@ class TrainConfig:
     def drop_epoch(self) -> int:
         """Step schedule: the lr is multiplied by 0.1 from this (0-based) epoch on."""
         return self.lr_drop if self.lr_drop is not None else max(1, round(self.epochs * 2 / 3))
+
+    def drop_step(self, steps_per_epoch: int, planned_steps: int | None = None) -> int:
+        """Step schedule: the lr is multiplied by 0.1 from this (0-based) optimizer step on.
+        `planned_steps`: a time budget's plan, which may end part-way through an epoch; without
+        `lr_drop` the drop is then at 2/3 of its steps. Otherwise: the start of `drop_epoch`."""
+        if planned_steps is None or self.lr_drop is not None:
+            return self.drop_epoch * steps_per_epoch
+        return max(1, round(planned_steps * 2 / 3))
 
     def replace(self, **changes: Any) -> "TrainConfig":
         return dataclasses.replace(self, **changes)

@@ -10,7 +10,7 @@ naming the step and the loss terms, writing no checkpoint (the last good one sta
 The main process writes into `run_dir`, atomically: checkpoint.pth (weights + resume state; after
 every epoch, at the end, when stopped), model.pth (final weights) and best.pth (best validation AP).
 With EMA (cfg.ema_decay) the averaged weights are evaluated and written to model.pth and best.pth.
-With a time budget (cfg.time_budget_s) the epochs are fitted after the first steps. Resuming
+With a time budget (cfg.time_budget_s) the steps are fitted after the first ones (budget.py). Resuming
 (`resume=` checkpoint.pth's state) continues exactly: data order, augmentation, optimizer,
 schedule, loss scaler and random generators.
 """
@@ -107,7 +107,9 @@ class _Loop:
 
     @property
     def total_steps(self) -> int:
-        return self.cfg.epochs * self.steps_per_epoch
+        """The steps the run is to train: a time budget's plan once fitted, else whole epochs."""
+        planned = self.clock.planned_steps if self.clock is not None else None
+        return planned or self.cfg.epochs * self.steps_per_epoch
 
     # --- resume ---
 
@@ -116,6 +118,9 @@ class _Loop:
             raise CheckpointError(f"the run was trained on {state.get('world_size')} processes, not "
                                   f"{self.info.world_size}: resume it with the same number")
         self.optimizer.load_state_dict(state["optimizer"])
+        if self.clock is not None:
+            self.clock.restore(state)
+            self.schedule.refit(self.cfg, self.clock.planned_steps)
         self.schedule.load_state_dict(state["scheduler"])
         if self.scaler is not None and state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
@@ -128,9 +133,6 @@ class _Loop:
         self.grouped.load_state(state.get("group_queries"))
         if self.ema is not None and state.get("ema"):
             self.ema.load_state_dict(state["ema"])
-        if self.clock is not None:
-            self.clock.fits = int(state.get("budget_fits", 0))
-            self.clock.spent_before_s = float(state.get("budget_elapsed_s", 0.0))
         set_rng_state(state["rng"])
 
     def state(self) -> dict:
@@ -146,7 +148,7 @@ class _Loop:
         if self.ema is not None:
             state["ema"] = self.ema.state_dict()
         if self.clock is not None:
-            state.update(budget_fits=self.clock.fits, budget_elapsed_s=self._elapsed())
+            state.update(self.clock.state(self._elapsed()))
         return state
 
     # --- the loop ---
@@ -185,7 +187,7 @@ class _Loop:
 
     def _train_epoch(self) -> bool | None:
         """Train the rest of the current epoch. False when stopped on request, None when the time
-        budget ends the run within it, True otherwise."""
+        budget ends the run within it (its planned steps done, or out of time), True otherwise."""
         self.model.train()
         self.epoch_start = time.perf_counter()
         if self.epoch_step == 0:
@@ -195,7 +197,7 @@ class _Loop:
         while self.epoch_step < self.steps_per_epoch:
             if distributed.any_process(bool(self.should_stop()), self.device):
                 return False
-            if self._out_of_time():
+            if self._budget_ends():
                 return None
             micro = []
             for _ in range(self.cfg.accumulate):
@@ -240,11 +242,12 @@ class _Loop:
         return len(self.data.val) if self.data.val is not None else 0
 
     def _fit_budget(self, stage: int) -> None:
-        """(Re)fit epochs and evaluation schedule into the budget; the lr schedule follows."""
+        """(Re)fit steps (one more at least) and evaluations into the budget; epochs and lr schedule follow."""
         plan = self.clock.plan(elapsed_s=self._elapsed(), steps_done=self.step, batch_size=self.cfg.batch_size,
                                val_images=self._val_images())
-        self.cfg = self.cfg.replace(epochs=max(plan.epochs, self.epoch + 1), eval_every=plan.eval_every)
-        self.schedule.refit(self.cfg)
+        self.clock.planned_steps = steps = max(plan.total_steps, self.step + 1)
+        self.cfg = self.cfg.replace(epochs=math.ceil(steps / self.steps_per_epoch), eval_every=plan.eval_every)
+        self.schedule.refit(self.cfg, steps)
         self.schedule.apply(self.step)
         self.stepper.cfg = self.cfg
         if self.files is not None:
@@ -252,8 +255,8 @@ class _Loop:
         self.clock.fits = stage
         self.plan_note = plan.reason
 
-    def _out_of_time(self) -> bool:
-        return self.clock is not None and self.clock.out_of_time(self._elapsed(), self.cfg.batch_size,
+    def _budget_ends(self) -> bool:
+        return self.clock is not None and self.clock.ends_before(self.step, self._elapsed(), self.cfg.batch_size,
                                                                  self._val_images())
 
     def _eta(self) -> float:
@@ -262,9 +265,7 @@ class _Loop:
         return remaining * (self.step_time_ema or 0.0) + evals_left * self.eval_time
 
     def _evals_left(self) -> int:
-        if self.data.val is None:
-            return 0
-        return sum(self._eval_due(e) for e in range(self.epoch, self.cfg.epochs))
+        return 0 if self.data.val is None else sum(self._eval_due(e) for e in range(self.epoch, self.cfg.epochs))
 
     def _eval_due(self, epoch: int) -> bool:
         every = self.cfg.eval_every

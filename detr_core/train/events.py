@@ -12,8 +12,9 @@ Every line is an object with
     "time"    Unix time in seconds (float) when the event was made
 Counting: "epoch" is 1-based (the epoch in progress or just finished, of "epochs"); "step" is the
 number of optimizer steps done so far in the whole run (1-based, continues across resumes), of
-"total_steps" = epochs x steps_per_epoch. Losses are floats, means over all processes; a
-non-finite value is written as null. Times are seconds.
+"total_steps" = epochs x steps_per_epoch (with a time budget: its planned steps once fitted; the
+last epoch may end part-way). Losses are floats, means over all processes; a non-finite value is
+written as null. Times are seconds.
 
   start       run_dir, resumed, epochs, steps_per_epoch, total_steps, start_epoch, start_step,
               batch_size (images per optimizer step, all processes), world_size, device,
@@ -23,7 +24,7 @@ non-finite value is written as null. Times are seconds.
   step        epoch, epoch_step, steps_per_epoch, step, total_steps, loss, losses {loss_ce,
               loss_bbox, loss_giou, their auxiliary loss_ce_0.., class_error, cardinality_error},
               lr, lr_backbone, grad_norm (before clipping), images_per_s, elapsed_s, eta_s;
-              optional: plan (time budget: one line, on a step after which the epochs were fitted)
+              optional: plan (time budget: one line, on a step after which the steps were fitted)
   eval        epoch, step, metrics {AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm,
               ARl: float or null; per_class: {name: AP or null}}, images, duration_s,
               loss, losses (validation loss and its terms, as in "step", mean over the validation
@@ -132,7 +133,7 @@ class RunStarted(Event):
     train_config: dict
     base: str
     recipe: list | None = None  # lines: what the small-data recipe chose and why (train/recipe.py)
-    time_budget_s: float | None = None  # --time-budget: epochs are fitted into it (train/budget.py)
+    time_budget_s: float | None = None  # --time-budget: steps are fitted into it (train/budget.py)
     time: float = field(default_factory=_now)
 
 
@@ -152,7 +153,7 @@ class StepDone(Event):
     images_per_s: float
     elapsed_s: float
     eta_s: float
-    plan: str | None = None  # time budget: set on the steps after which epochs were (re)fitted
+    plan: str | None = None  # time budget: set on the steps after which steps were (re)fitted
     time: float = field(default_factory=_now)
 
 

@@ -3,8 +3,10 @@
 The schedule is a pure function of the optimizer step, so resuming only needs the step number:
     lr(step) = base_lr * warmup(step) * decay(step)
     warmup   linear from 1 % to 100 % over `warmup_steps` steps (1 without warm-up)
-    decay    step:   1 before epoch `drop_epoch`, 0.1 from it on (the reference's StepLR)
-             cosine: from 1 down to min_lr_ratio over the whole run (after warm-up)
+    decay    step:   1 before epoch `drop_epoch`, 0.1 from it on (the reference's StepLR); a time
+                     budget's plan drops at 2/3 of its steps (TrainConfig.drop_step)
+             cosine: from 1 down to min_lr_ratio over the whole run (after warm-up): epochs x
+                     steps per epoch, or a time budget's planned steps
 """
 from __future__ import annotations
 
@@ -53,12 +55,15 @@ class LRSchedule:
         self.cfg = cfg
         self.steps_per_epoch = steps_per_epoch
         self.total_steps = cfg.epochs * steps_per_epoch
+        self.planned_steps: int | None = None  # a time budget's plan (None: whole epochs)
         self.step_count = 0
 
-    def refit(self, cfg: TrainConfig) -> None:
-        """A new length of run (the time budget's fit): the schedule spans the new total."""
+    def refit(self, cfg: TrainConfig, planned_steps: int | None = None) -> None:
+        """A new length of run (the time budget's fit): the schedule spans `planned_steps` when
+        given (the last epoch may end part-way), else the new number of whole epochs."""
         self.cfg = cfg
-        self.total_steps = cfg.epochs * self.steps_per_epoch
+        self.planned_steps = planned_steps
+        self.total_steps = planned_steps or cfg.epochs * self.steps_per_epoch
 
     def factor(self, step: int) -> float:
         """Multiplier of the initial lr for optimizer step `step` (0-based)."""
@@ -67,7 +72,7 @@ class LRSchedule:
         if cfg.warmup_steps and step < cfg.warmup_steps:
             warm = 0.01 + 0.99 * step / cfg.warmup_steps
         if cfg.schedule == "step":
-            decay = 0.1 if step >= cfg.drop_epoch * self.steps_per_epoch else 1.0
+            decay = 0.1 if step >= cfg.drop_step(self.steps_per_epoch, self.planned_steps) else 1.0
         else:
             span = max(1, self.total_steps - cfg.warmup_steps)
             t = min(1.0, max(0.0, (step - cfg.warmup_steps) / span))
