@@ -135,6 +135,8 @@ class TrainingDockWidget(QWidget):
             self.status.setText(f"{what} {event.train_images} images ({event.val_images} for validation) on "
                                 f"{event.device}, from {event.base}")
         elif isinstance(event, StepDone):
+            if event.total_steps != self.progress.maximum():  # a time budget refitted the run
+                self.progress.setMaximum(max(event.total_steps, 1))
             self.progress.setValue(event.step)
             self.progress.setFormat(f"epoch {event.epoch} · step {event.step}/{event.total_steps} · "
                                     f"ETA {hms(event.eta_s)}")
