@@ -70,7 +70,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     opt.add_argument("--lr-drop", type=int, help="step schedule: epochs before lr x0.1 (default 2/3 of them)")
     opt.add_argument("--warmup-steps", type=int, help="linear warm-up steps (default 0)")
     opt.add_argument("--resolution", help="reference (800) | 640 | 512 | 384 | 256 | auto (the model's)")
-    opt.add_argument("--no-flip", action="store_true", help="no random horizontal flips")
+    opt.add_argument("--no-flip", dest="hflip", action="store_const", const=False,
+                     help="no random horizontal flips (for left/right-sensitive classes)")
+    opt.add_argument("--flip", dest="hflip", action="store_const", const=True,
+                     help="random horizontal flips (on by default, except from scratch on a few images)")
     opt.add_argument("--augment", choices=("reference", "resize"),
                      help="reference (default): random scales and crops; resize: every image at the "
                           "evaluation size, flips only (recipe default from scratch on a few images)")
@@ -142,6 +145,8 @@ def _given(args, from_scratch: bool) -> dict:
         value = getattr(args, name)
         if value is not None:
             given["num_workers" if name == "workers" else name] = value
+    if args.hflip is not None:
+        given["hflip"] = args.hflip
     if args.time_budget is not None:
         given["time_budget_s"] = parse_duration(args.time_budget)
     if from_scratch and (args.recipe == "reference" or "lr" in given):
@@ -152,7 +157,7 @@ def _given(args, from_scratch: bool) -> dict:
 def _config(given: dict, from_scratch: bool, args):
     from ..train.config import TrainConfig
 
-    fixed = dict(hflip=not args.no_flip, freeze_backbone=args.freeze_backbone, amp=not args.no_amp)
+    fixed = dict(freeze_backbone=args.freeze_backbone, amp=not args.no_amp)
     if from_scratch:
         fixed.update(train_stem=True, batch_stats=True)
     try:

@@ -38,13 +38,26 @@ def test_from_scratch_on_a_few_images_memorises_them():
     recipe = choose(facts)
     cfg = recipe.config
     assert (cfg.dropout, cfg.augment, cfg.lr, cfg.lr_backbone) == (0.0, "resize", 5e-4, 5e-4)
-    assert (cfg.groups, cfg.schedule) == (1, "step")
+    assert (cfg.groups, cfg.schedule, cfg.hflip) == (1, "step", False)
     assert any("memorise" in line for line in recipe.lines)
     assert choose(facts, given={"augment": "reference"}).config.augment == "reference"
+    assert choose(facts, given={"hflip": True}).config.hflip is True
     more = choose(DataFacts(images=200, boxes=900, classes=9, max_boxes=9, new_classes=0, from_scratch=True)).config
-    assert (more.dropout, more.augment, more.lr) == (None, "reference", 2e-4)
+    assert (more.dropout, more.augment, more.lr, more.hflip) == (None, "reference", 2e-4, True)
     tuned = choose(DataFacts(images=4, boxes=9, classes=9, max_boxes=4, new_classes=0, from_scratch=False)).config
-    assert (tuned.dropout, tuned.augment) == (None, "reference")  # fine-tuning keeps the model's own
+    assert (tuned.dropout, tuned.augment, tuned.hflip) == (None, "reference", True)  # fine-tuning keeps the model's own
+
+
+def test_flips_are_given_only_when_asked_for_on_the_command_line():
+    """--no-flip and --flip are the user's own choices and win over the recipe's; without either
+    the recipe decides (no flips when memorising a few images, flips otherwise)."""
+    from detr_core.cli.train import recipe_inputs
+
+    facts = DataFacts(images=4, boxes=9, classes=9, max_boxes=4, new_classes=0, from_scratch=True)
+    for argv, expected in (([], False), (["--flip"], True), (["--no-flip"], False)):
+        given, base = recipe_inputs(["--out", "run", "--config", "tiny", *argv], True)
+        assert ("hflip" in given) == bool(argv)
+        assert choose(facts, given, base).config.hflip is expected, argv
 
 
 def test_large_data_keeps_the_reference_recipe():
@@ -149,5 +162,6 @@ def test_train_from_scratch_on_a_few_images_prints_and_uses_the_memorising_recip
     err = capsys.readouterr().err
     assert code == 0, err
     assert "augment = resize" in err and "dropout = 0.0" in err and "lr = 0.0005" in err
+    assert "hflip = False" in err
     saved = torch.load(out / "model.pth", weights_only=True)
     assert saved["model_config"]["dropout"] == 0.0
