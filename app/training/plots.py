@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 from ..background_import import BackgroundImport
 from .curves import DEFAULT_SMOOTHING, RunCurves
 from .runs import RunRecord
+from .sparse_axis import sparse_axis
 
 REDRAW_HZ = 10
 MIN_HEIGHT = 140  # px: the five plots side by side, their legends under them
@@ -134,7 +135,7 @@ class TrainingPlotsWidget(QWidget):
         # its scroll area size the panel by height-for-width, and the plots would not fit at 1366×768.
         graphics.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Ignored)
         for i, (key, (title, _x_label)) in enumerate(_PLOTS.items()):  # the title names the x axis
-            plot = graphics.addPlot(row=0, col=i)
+            plot = graphics.addPlot(row=0, col=i, axisItems={"left": sparse_axis("left")})
             plot.setTitle(title, size="9pt")
             plot.showGrid(x=True, y=True, alpha=0.25)
             # The legend under the plot, in the layout, never over the data (issue 17, item 6);

@@ -82,3 +82,33 @@ def test_no_legend_covers_a_plotted_point(qtbot, settings, tmp_path, train_windo
         assert not covered, f"the {key} legend {legend} covers {len(covered)} of {len(points)} points"
         area = plot.getViewBox().sceneBoundingRect()
         assert all(area.adjusted(-1, -1, 1, 1).contains(p) for p in points), f"{key}: a point is outside its plot"
+
+
+def test_tick_labels_do_not_overlap_on_short_plots(qtbot, settings, tmp_path, train_window):
+    """At 1366×768 the plots are about 40 px high: their value labels (0.0, 0.2, ... drawn over each
+    other by pyqtgraph's own axis) are spaced so that each has a line's height to itself."""
+    from PySide6.QtGui import QFontMetrics
+
+    run = write_rising_run(tmp_path / "rising")
+    settings.setValue("training/runs", [str(run)])
+    window = train_window
+    window.state.training.use_settings(settings)
+    fit_to_screen(window, QRect(0, 0, 1366, 768))
+    panel = window.training_ui.panel
+    panel.history.table.selectRow(0)
+    plots = panel.plots
+    plots.redraw()
+    panel.tabs.setCurrentWidget(plots)
+    qtbot.waitUntil(lambda: plots.graphics is not None and plots.graphics.isVisible(), timeout=5000)
+    QApplication.processEvents()
+    for key in ("loss", "terms", "lr", "epoch", "map"):
+        axis = plots.plot(key).getAxis("left")
+        low, high = axis.range
+        height = axis.geometry().height()
+        line = QFontMetrics(axis.style["tickFont"] or axis.font()).height()
+        labelled = [v for _spacing, values in axis.tickValues(low, high, height)[:1] for v in values
+                    if low <= v <= high]
+        assert labelled, f"the {key} plot shows no value at all"
+        assert len(labelled) * line <= height, \
+            f"the {key} plot draws {len(labelled)} labels of {line} px on {height:.0f} px: {labelled}"
+
