@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 
-LABEL_PX = 16  # px along a vertical axis that one tick label needs (a 7-9 pt line and a gap)
+LABEL_PX = 16  # px along a vertical axis that one tick label needs, unless told (a line and a gap)
 
 
 def fitting_spacing(span: float, size_px: float, spacing: float, label_px: float = LABEL_PX) -> float:
@@ -37,8 +37,11 @@ def sparse_axis(orientation: str):
             levels = super().tickSpacing(minVal, maxVal, size)
             if not levels or self.orientation not in ("left", "right"):
                 return levels
+            from PySide6.QtGui import QFontMetrics
+
             major, offset = levels[0]
-            wide = fitting_spacing(abs(maxVal - minVal), size, major)
+            line = QFontMetrics(self.style["tickFont"] or self.font()).height() + 1
+            wide = fitting_spacing(abs(maxVal - minVal), size, major, line)
             return levels if wide == major else [(wide, offset)]
 
     return SparseAxis(orientation)
