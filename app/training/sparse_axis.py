@@ -24,7 +24,8 @@ def fitting_spacing(span: float, size_px: float, spacing: float, label_px: float
     while math.floor(span / step + 1e-9) + 1 > fits and step < span * 1e6:
         exponent = math.floor(math.log10(step))
         mantissa = round(step / 10 ** exponent, 6)
-        step = (2 if mantissa < 2 else 5 if mantissa < 5 else 10) * 10 ** exponent
+        # a float, never an int: pyqtgraph multiplies it by ceil(min / spacing), an int
+        step = (2.0 if mantissa < 2 else 5.0 if mantissa < 5 else 10.0) * 10.0 ** exponent
     return step
 
 

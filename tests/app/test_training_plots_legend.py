@@ -112,3 +112,16 @@ def test_tick_labels_do_not_overlap_on_short_plots(qtbot, settings, tmp_path, tr
         assert len(labelled) * line <= height, \
             f"the {key} plot draws {len(labelled)} labels of {line} px on {height:.0f} px: {labelled}"
 
+
+
+def test_a_diverged_run_s_huge_values_still_get_ticks(qtbot):
+    """lr 1e30 (tests/app/test_training_failures.py) puts 1e30 on the lr plot's axis: the widened
+    spacing must stay a float (an int made pyqtgraph overflow int64 while painting)."""
+    from app.training.sparse_axis import sparse_axis
+
+    axis = sparse_axis("left")
+    for low, high, size in ((-3e29, 1e30, 30), (0.0, 1e30, 300), (0.0, 1.0, 30), (0.0, 12.0, 40)):
+        levels = axis.tickValues(low, high, size)
+        values = [v for _spacing, vs in levels for v in vs]
+        assert values and all(low <= v <= high for v in values), (low, high, values)
+        assert all(isinstance(spacing, float) for spacing, _ in levels)
