@@ -243,8 +243,9 @@ class _Loop:
 
     def _fit_budget(self, stage: int) -> None:
         """(Re)fit steps (one more at least) and evaluations into the budget; epochs and lr schedule follow."""
-        plan = self.clock.plan(elapsed_s=self._elapsed(), steps_done=self.step, batch_size=self.cfg.batch_size,
-                               val_images=self._val_images())
+        plan = distributed.broadcast_object(self.clock.plan(  # rank 0's plan (and lr schedule) everywhere
+            elapsed_s=self._elapsed(), steps_done=self.step, batch_size=self.cfg.batch_size,
+            val_images=self._val_images()))
         self.clock.planned_steps = steps = max(plan.total_steps, self.step + 1)
         self.cfg = self.cfg.replace(epochs=math.ceil(steps / self.steps_per_epoch), eval_every=plan.eval_every)
         self.schedule.refit(self.cfg, steps)
@@ -256,8 +257,8 @@ class _Loop:
         self.plan_note = plan.reason
 
     def _budget_ends(self) -> bool:
-        return self.clock is not None and self.clock.ends_before(self.step, self._elapsed(), self.cfg.batch_size,
-                                                                 self._val_images())
+        return self.clock is not None and distributed.any_process(self.clock.ends_before(  # all end together
+            self.step, self._elapsed(), self.cfg.batch_size, self._val_images()), self.device)
 
     def _eta(self) -> float:
         remaining = self.total_steps - self.step

@@ -136,3 +136,58 @@ def test_train_command_under_torchrun_writes_once(shapes, tmp_path):
     assert file_events == events
     assert {p.name for p in out.iterdir()} >= {"checkpoint.pth", "model.pth", "metrics.jsonl", "run.json"}
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def _budget_worker(rank: int, world: int, port: int, annotations: str, out: str) -> None:
+    """A timed run whose rank 1 measures every duration 1.6 times longer (its clock runs fast: a
+    stand-in for a process whose steps and evaluations are timed differently, e.g. on a busier
+    core) and loses time before every step: each process alone would fit another plan and end at
+    another step."""
+    import time
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
+                      WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    from detr_core.train import distributed
+    from detr_core.train.engine import train
+
+    distributed.init_from_env(torch.device("cpu"))
+    calls = [0]
+
+    def lose_time() -> bool:  # asked before every step
+        calls[0] += 1
+        if rank == 1:
+            time.sleep(0.08 * (1 + calls[0] % 3))
+        return False
+
+    model = tiny_model(seed=0, dropout=0.0)
+    cfg = CFG.replace(epochs=1000, time_budget_s=6.0, eval_every=0)
+    if rank == 1:
+        real, zero = time.perf_counter, time.perf_counter()
+        time.perf_counter = lambda: zero + 1.6 * (real() - zero)
+    result = train(cfg, model, train_data(Path(annotations), seed=CFG.seed), None, lose_time,
+                   model_config=tiny_config(dropout=0.0), device="cpu")
+    torch.save({"step": result.step, "weights": model.state_dict()}, Path(out) / f"budget{rank}.pt")
+    distributed.cleanup()
+
+
+@pytest.mark.slow
+def test_a_timed_run_ends_at_the_same_step_on_every_process(shapes, tmp_path):
+    """The time budget's plan is rank 0's on every process (its lr schedule too), and the end is
+    decided together: no process stops while another waits for it in a collective."""
+    world = 2
+    context = mp.spawn(_budget_worker, args=(world, _free_port(), str(shapes), str(tmp_path)), nprocs=world,
+                       join=False)
+    deadline = 120
+    import time
+
+    began = time.monotonic()
+    while not context.join(timeout=5):
+        if time.monotonic() - began > deadline:
+            for p in context.processes:
+                p.kill()
+            pytest.fail(f"the processes did not finish within {deadline} s (one waits for the other)")
+    runs = [torch.load(tmp_path / f"budget{r}.pt", weights_only=True) for r in range(world)]
+    assert runs[0]["step"] == runs[1]["step"] > 4
+    weights = [run["weights"] for run in runs]  # the same lr at every step on both
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
