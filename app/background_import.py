@@ -5,6 +5,11 @@ shows (the Curves tab is on screen at start). Imported on the GUI thread, that s
 long stall of the window (issue 17). Here a plain Python thread imports it and `finished` arrives
 on the GUI thread; the plots are built then, from sys.modules.
 
+A BackgroundImport has no Qt parent: the importing thread keeps it alive (a parent, say the
+plots widget of a window closed while pyqtgraph was still importing, deleted it under the thread,
+whose emit then crashed the process: seen in a fresh-clone test run, where imports are slow).
+Receivers that are gone by then are simply not called (Qt drops queued calls to deleted objects).
+
 Only modules whose import creates no QObject, widget, pixmap or timer may be imported this way:
 anything a module makes at import time would belong to the importing thread. pyqtgraph 0.14 makes
 only value types then (colours, painter paths, transforms; its icons load lazily) and Signal
@@ -29,8 +34,8 @@ log = logging.getLogger(__name__)
 class BackgroundImport(QObject):
     finished = Signal(str, str)  # module name, "" or the one-line error (queued to the GUI thread)
 
-    def __init__(self, name: str, parent: QObject | None = None):
-        super().__init__(parent)
+    def __init__(self, name: str):
+        super().__init__()  # no parent: see the module docstring
         self.name = name
         self.thread: threading.Thread | None = None
 
@@ -48,7 +53,4 @@ class BackgroundImport(QObject):
         except Exception as e:  # thread boundary: report it; the GUI thread's own import will raise it
             log.exception("importing %s in the background failed", self.name)
             error = f"{type(e).__name__}: {e}"
-        try:
-            self.finished.emit(self.name, error)
-        except RuntimeError:  # its owner (the window) was closed meanwhile
-            pass
+        self.finished.emit(self.name, error)

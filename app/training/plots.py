@@ -98,7 +98,7 @@ class TrainingPlotsWidget(QWidget):
     def showEvent(self, event) -> None:
         super().showEvent(event)
         if self.graphics is None and self._import is None:
-            self._import = BackgroundImport("pyqtgraph", self)
+            self._import = BackgroundImport("pyqtgraph")  # no parent: its thread keeps it alive
             self._import.finished.connect(self._on_import_finished)  # queued: on this (GUI) thread
             QTimer.singleShot(IMPORT_DELAY_MS, self, self._import.start)
 
