@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import math
 
+from PySide6.QtGui import QFontMetrics
+
 LABEL_PX = 16  # px along a vertical axis that one tick label needs, unless told (a line and a gap)
 
 
@@ -38,8 +40,6 @@ def sparse_axis(orientation: str):
             levels = super().tickSpacing(minVal, maxVal, size)
             if not levels or self.orientation not in ("left", "right"):
                 return levels
-            from PySide6.QtGui import QFontMetrics
-
             major, offset = levels[0]
             line = QFontMetrics(self.style["tickFont"] or self.font()).height() + 1
             wide = fitting_spacing(abs(maxVal - minVal), size, major, line)

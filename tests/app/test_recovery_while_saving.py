@@ -27,7 +27,7 @@ from pathlib import Path
 from model_helpers import checkpoint, make_shapes, model_window, saved_shapes_with_model, wait_attention  # noqa: F401
 from test_recovery import crash, reopen_and_recover
 from test_recovery_decisions import _reopen_with_model_and_recover
-from workbench_helpers import close_window, make_images, open_and_wait, save_and_wait
+from workbench_helpers import close_window, folder_with_a_saved_box
 
 WRITE_DEADLINE = 60.0  # seconds a worker may take to write a few boxes on a loaded machine
 
@@ -50,13 +50,7 @@ def _until_rewritten(path: Path, old: bytes) -> None:
 
 def _saved_folder_with_two_boxes(qtbot, window, dialogs, tmp_path) -> Path:
     """A folder saved with one box, then a second box unsaved, the document treated as big."""
-    folder = tmp_path / "photos"
-    make_images(folder, 2, size=(100, 80))
-    open_and_wait(qtbot, window, folder)
-    cat = window.state.edits.add_category("cat")
-    window.state.add_box([1, 1, 20, 20], cat)
-    dialogs.save_path = str(folder / "annotations.json")
-    save_and_wait(qtbot, window)
+    folder, cat = folder_with_a_saved_box(qtbot, window, dialogs, tmp_path)
     window.session.small_document = 0  # big: saved and autosaved on a worker
     assert window.state.add_box([30, 30, 20, 20], cat) is not None
     return folder / "annotations.json"

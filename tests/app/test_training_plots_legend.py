@@ -49,20 +49,27 @@ def point_positions(plots, key: str, names: list[str]) -> list[QPointF]:
     return positions
 
 
-def test_no_legend_covers_a_plotted_point(qtbot, settings, tmp_path, train_window):
+def rising_run_at_1366(qtbot, settings, tmp_path, window):
+    """(run folder, panel, plots): the rising run selected in the window fitted to 1366×768, its
+    plots built and shown."""
     run = write_rising_run(tmp_path / "rising")
     settings.setValue("training/runs", [str(run)])
-    window = train_window
     window.state.training.use_settings(settings)
     fit_to_screen(window, QRect(0, 0, 1366, 768))
     panel = window.training_ui.panel
     panel.history.table.selectRow(0)
-    assert window.state.training.selected.run_dir == run
     plots = panel.plots
     plots.redraw()
     panel.tabs.setCurrentWidget(plots)
     qtbot.waitUntil(lambda: plots.graphics is not None and plots.graphics.isVisible(), timeout=5000)
     QApplication.processEvents()
+    return run, panel, plots
+
+
+def test_no_legend_covers_a_plotted_point(qtbot, settings, tmp_path, train_window):
+    window = train_window
+    run, panel, plots = rising_run_at_1366(qtbot, settings, tmp_path, window)
+    assert window.state.training.selected.run_dir == run
     assert len(plots.item("AP").getData()[0]) == EPOCHS
     curves = {"map": ["AP", "AP50", "AP75"], "epoch": ["train_loss"],
               "loss": ["loss_smooth"], "terms": ["loss_ce_smooth", "loss_bbox_smooth", "loss_giou_smooth"]}
@@ -89,18 +96,7 @@ def test_tick_labels_do_not_overlap_on_short_plots(qtbot, settings, tmp_path, tr
     other by pyqtgraph's own axis) are spaced so that each has a line's height to itself."""
     from PySide6.QtGui import QFontMetrics
 
-    run = write_rising_run(tmp_path / "rising")
-    settings.setValue("training/runs", [str(run)])
-    window = train_window
-    window.state.training.use_settings(settings)
-    fit_to_screen(window, QRect(0, 0, 1366, 768))
-    panel = window.training_ui.panel
-    panel.history.table.selectRow(0)
-    plots = panel.plots
-    plots.redraw()
-    panel.tabs.setCurrentWidget(plots)
-    qtbot.waitUntil(lambda: plots.graphics is not None and plots.graphics.isVisible(), timeout=5000)
-    QApplication.processEvents()
+    _run, _panel, plots = rising_run_at_1366(qtbot, settings, tmp_path, train_window)
     for key in ("loss", "terms", "lr", "epoch", "map"):
         axis = plots.plot(key).getAxis("left")
         low, high = axis.range

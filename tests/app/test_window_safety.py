@@ -13,7 +13,8 @@ from PySide6.QtWidgets import QMessageBox
 
 from app.document.image_filter import ERROR, ImageFilter
 from app.image_list import STATUS_ROLE
-from workbench_helpers import close_window, make_images, make_window, open_and_wait, save_and_wait, wait_image
+from workbench_helpers import (close_window, folder_with_a_saved_box, make_images, make_window, open_and_wait,
+                              save_and_wait, wait_image)
 
 B = QMessageBox.StandardButton
 
@@ -91,19 +92,8 @@ def test_a_fixable_coco_file_is_loaded_with_a_warning(qtbot, window, dialogs, tm
     assert any("area" in t for t in dialogs.texts("warning"))
 
 
-def _folder_with_a_saved_box(qtbot, window, dialogs, tmp_path):
-    folder = tmp_path / "photos"
-    make_images(folder, 2, size=(100, 80))
-    open_and_wait(qtbot, window, folder)
-    cat = window.state.edits.add_category("cat")
-    window.state.add_box([1, 1, 20, 20], cat)
-    dialogs.save_path = str(folder / "annotations.json")
-    save_and_wait(qtbot, window)
-    return folder, cat
-
-
 def test_failed_save_keeps_the_old_file_and_the_edits(qtbot, window, dialogs, tmp_path):
-    folder, cat = _folder_with_a_saved_box(qtbot, window, dialogs, tmp_path)
+    folder, cat = folder_with_a_saved_box(qtbot, window, dialogs, tmp_path)
     target = folder / "annotations.json"
     first = target.read_bytes()
     window.state.add_box([30, 30, 20, 20], cat)
@@ -129,7 +119,7 @@ def test_failed_save_keeps_the_old_file_and_the_edits(qtbot, window, dialogs, tm
 
 
 def test_file_changed_on_disk_asks_before_overwriting(qtbot, window, dialogs, tmp_path):
-    folder, cat = _folder_with_a_saved_box(qtbot, window, dialogs, tmp_path)
+    folder, cat = folder_with_a_saved_box(qtbot, window, dialogs, tmp_path)
     target = folder / "annotations.json"
     theirs = json.loads(target.read_text())
     theirs["info"]["description"] = "edited by someone else"
@@ -151,7 +141,7 @@ def test_file_changed_on_disk_asks_before_overwriting(qtbot, window, dialogs, tm
 
 
 def test_big_documents_save_on_a_worker_and_edits_wait(qtbot, window, dialogs, tmp_path):
-    folder, cat = _folder_with_a_saved_box(qtbot, window, dialogs, tmp_path)
+    folder, cat = folder_with_a_saved_box(qtbot, window, dialogs, tmp_path)
     window.session.small_document = 0  # treat this document as big
     window.state.add_box([30, 30, 20, 20], cat)
     messages = []

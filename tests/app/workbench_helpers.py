@@ -159,3 +159,16 @@ def pick_class(qtbot, win: MainWindow, text: str) -> None:
 def save_and_wait(qtbot, win: MainWindow, timeout: int = 10_000) -> None:
     with qtbot.waitSignal(win.session.saved, timeout=timeout):
         assert win.flows.save()
+
+
+def folder_with_a_saved_box(qtbot, win: MainWindow, dialogs, tmp_path: Path) -> tuple[Path, int]:
+    """(folder, category id): two images in tmp_path/photos, opened, one "cat" box drawn and
+    saved as photos/annotations.json."""
+    folder = tmp_path / "photos"
+    make_images(folder, 2, size=(100, 80))
+    open_and_wait(qtbot, win, folder)
+    cat = win.state.edits.add_category("cat")
+    win.state.add_box([1, 1, 20, 20], cat)
+    dialogs.save_path = str(folder / "annotations.json")
+    save_and_wait(qtbot, win)
+    return folder, cat
