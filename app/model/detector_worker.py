@@ -119,7 +119,7 @@ class DetectorWorker(QObject):
             device=str(detector.device), threads=torch.get_num_threads(), precision=request.precision,
             default_resolution=(config.min_size, config.max_size), num_queries=config.num_queries,
             seconds=time.perf_counter() - started, fingerprint=weights,
-            available_devices=tuple(available_devices()))
+            available_devices=tuple(available_devices()), backbone=config.backbone)
         self.loaded.emit(self._info)
 
     # -- the image on screen ------------------------------------------------------------------------

@@ -32,6 +32,7 @@ class ModelInfo:
     seconds: float  # time to load
     fingerprint: str = ""  # SHA-256 of the weights (fingerprint.py): the same across restarts
     available_devices: tuple[str, ...] = ()  # the devices this machine has (detr_core.devices), best first
+    backbone: str = ""  # ModelConfig.backbone (the fine-tune dialog's recipe depends on it)
 
 
 @dataclass(frozen=True)

@@ -291,11 +291,12 @@ class FineTuneDialog(QDialog):
         if options is None or self.plan is None or not self.plan.train_ids:
             return self.expectation.clear()
         info = self.state.model.info
-        names = info.class_names if info is not None and info.source == options.checkpoint else None
+        known = info is not None and info.source == options.checkpoint
+        names, backbone = (info.class_names, info.backbone or None) if known else (None, None)
         measured = self._step_time
         step = measured[1] if measured is not None and measured[0] == self.form_key()[1] else None
         on_gpu = options.device.startswith("cuda") or (options.device == "auto" and self.gpus > 0)
-        self.expectation.show(self.plan, options, names, step, on_gpu)
+        self.expectation.show(self.plan, options, names, step, on_gpu, backbone)
 
     def _show_preflight_state(self, problems: list[str]) -> None:
         checking = self.preflight.is_running()

@@ -1,7 +1,7 @@
 """What the fine-tune dialog says a run will do before it starts (no Qt): the automatic recipe
 chosen for the planned data, and how long the run should take.
 
-    lines = recipe_lines(plan, options, train_args, base_names)      # recipe.choose(...).lines
+    lines = recipe_lines(plan, options, train_args, base_names, base_backbone)  # recipe.choose(...).lines
     text = expected_time(options, train_images=20, step=StepTime(0.8, 2))
 
 The recipe is the core's own (`detr_core.train.recipe.choose`), on the facts of the data plan and
@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from .command import TrainOptions
 from .snapshot import DataPlan
 
-UNKNOWN_NEW = "new classes: known at start (the starting model's classes are read then)"
+UNKNOWN_NEW = ("new classes: known at start (the starting model's classes are read then; so is its backbone, "
+               "which sets the backbone's lr)")
 
 
 @dataclass(frozen=True)
@@ -72,9 +73,10 @@ def expected_time(options: TrainOptions, train_images: int, step: StepTime | Non
 
 
 def recipe_lines(plan: DataPlan, options: TrainOptions, train_args: list[str],
-                 base_names: tuple[str, ...] | None) -> list[str]:
+                 base_names: tuple[str, ...] | None, base_backbone: str | None = None) -> list[str]:
     """The lines of the automatic recipe for `plan`. `train_args`: the train command's arguments
-    after "train"; `base_names`: the starting checkpoint's classes, None when not known here."""
+    after "train"; `base_names`, `base_backbone`: the starting checkpoint's classes and backbone,
+    None when not known here."""
     from detr_core.cli.train import recipe_inputs
     from detr_core.train.finetune import new_class_names
     from detr_core.train.recipe import DataFacts, choose
@@ -83,7 +85,8 @@ def recipe_lines(plan: DataPlan, options: TrainOptions, train_args: list[str],
     names = [c.name for c in plan.classes]
     new = 0 if from_scratch or base_names is None else len(new_class_names(names, list(base_names)))
     facts = DataFacts(images=len(plan.train_ids), boxes=plan.train_boxes, classes=len(names),
-                      max_boxes=plan.max_boxes, new_classes=new, from_scratch=from_scratch)
+                      max_boxes=plan.max_boxes, new_classes=new, from_scratch=from_scratch,
+                      backbone=None if from_scratch else base_backbone)
     given, base = recipe_inputs(train_args, from_scratch)
     try:
         lines = choose(facts, given, base).lines

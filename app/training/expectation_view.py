@@ -29,12 +29,13 @@ class ExpectationView:
         self.expected.setText("")
 
     def show(self, plan: DataPlan, options: TrainOptions, base_names: tuple[str, ...] | None,
-             step: StepTime | None, on_gpu: bool) -> None:
-        """`base_names`: the starting checkpoint's classes if known here; `step`: the preflight's
-        measure for this model and resolution, or None."""
+             step: StepTime | None, on_gpu: bool, base_backbone: str | None = None) -> None:
+        """`base_names`, `base_backbone`: the starting checkpoint's classes and backbone if known
+        here; `step`: the preflight's measure for this model and resolution, or None."""
         if options.minutes is not None:
             args = train_command(Path("run"), DataFiles(Path("train.json"), Path(".")), options)
-            text = "\n".join(recipe_lines(plan, options, args[args.index("train") + 1:], base_names))
+            text = "\n".join(recipe_lines(plan, options, args[args.index("train") + 1:], base_names,
+                                          base_backbone))
             if self.recipe.toPlainText() != text:  # keeps the scroll position while nothing changes
                 self.recipe.setPlainText(text)
         self.expected.setText(expected_time(options, len(plan.train_ids), step, on_gpu))

@@ -26,7 +26,8 @@ class TrainConfig:
     weight_decay: float = 1e-4  # AdamW, on every parameter (as the reference)
     clip_max_norm: float = 0.1  # gradient clipping (total norm); 0 turns it off
     schedule: str = "step"  # "step": x0.1 after `lr_drop` epochs; "cosine": down to min_lr_ratio
-    lr_drop: int | None = None  # step schedule: epochs before the drop (None: 2/3 of the run)
+    lr_drop: int | None = None  # step schedule: epochs before the drop (None: at `drop_fraction`)
+    drop_fraction: float = 2 / 3  # step schedule without lr_drop: the drop at this fraction of the run
     min_lr_ratio: float = 0.01  # cosine schedule: final lr / initial lr
     warmup_steps: int = 0  # optimizer steps of linear warm-up from 1 % of the lr
     freeze_backbone: bool = False  # train only the transformer and heads
@@ -63,6 +64,8 @@ class TrainConfig:
             raise ValueError(f"lr must be positive, got {self.lr}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {self.schedule!r}; expected one of {', '.join(SCHEDULES)}")
+        if not 0 < self.drop_fraction <= 1:
+            raise ValueError(f"drop_fraction must be in (0, 1], got {self.drop_fraction}")
         if self.lr_drop is not None and self.lr_drop < 1:
             raise ValueError(f"lr_drop must be at least 1 epoch, got {self.lr_drop}")
         if self.augment not in AUGMENTS:
@@ -83,15 +86,15 @@ class TrainConfig:
     @property
     def drop_epoch(self) -> int:
         """Step schedule: the lr is multiplied by 0.1 from this (0-based) epoch on."""
-        return self.lr_drop if self.lr_drop is not None else max(1, round(self.epochs * 2 / 3))
+        return self.lr_drop if self.lr_drop is not None else max(1, round(self.epochs * self.drop_fraction))
 
     def drop_step(self, steps_per_epoch: int, planned_steps: int | None = None) -> int:
         """Step schedule: the lr is multiplied by 0.1 from this (0-based) optimizer step on.
         `planned_steps`: a time budget's plan, which may end part-way through an epoch; without
-        `lr_drop` the drop is then at 2/3 of its steps. Otherwise: the start of `drop_epoch`."""
+        `lr_drop` the drop is then at `drop_fraction` of its steps. Otherwise: the start of `drop_epoch`."""
         if planned_steps is None or self.lr_drop is not None:
             return self.drop_epoch * steps_per_epoch
-        return max(1, round(planned_steps * 2 / 3))
+        return max(1, round(planned_steps * self.drop_fraction))
 
     def replace(self, **changes: Any) -> "TrainConfig":
         return dataclasses.replace(self, **changes)

@@ -4,7 +4,7 @@ The schedule is a pure function of the optimizer step, so resuming only needs th
     lr(step) = base_lr * warmup(step) * decay(step)
     warmup   linear from 1 % to 100 % over `warmup_steps` steps (1 without warm-up)
     decay    step:   1 before epoch `drop_epoch`, 0.1 from it on (the reference's StepLR); a time
-                     budget's plan drops at 2/3 of its steps (TrainConfig.drop_step)
+                     budget's plan drops at `drop_fraction` (2/3) of its steps (TrainConfig.drop_step)
              cosine: from 1 down to min_lr_ratio over the whole run (after warm-up): epochs x
                      steps per epoch, or a time budget's planned steps
 """

@@ -195,11 +195,14 @@ def test_the_recipe_follows_the_data_and_the_starting_model(qtbot, train_window,
     dialog.refresh()
     lines = dialog.recipe.toPlainText().splitlines()
     assert "from scratch" not in lines[0] and lines[-1].startswith("new classes: known at start")
+    assert any(line.startswith("  lr_backbone = 0.0001: ") for line in lines), lines  # backbone not known
     window.state.model.load(str(DEMO))
     wait_model(qtbot, window, DEMO, timeout=60_000)
     dialog.refresh()
     lines = dialog.recipe.toPlainText().splitlines()
     assert lines[0].endswith("5 classes (1 new)") and not lines[-1].startswith("new classes")
+    # the loaded demo model's resnet18: the lr the run will choose for it (as `train` prints it)
+    assert any(line.startswith("  lr_backbone = 0.001: ") for line in lines), lines
 
     dialog.timed.setChecked(False)  # the reference recipe with the dialog's own numbers: no recipe box
     dialog.refresh()

@@ -98,7 +98,7 @@ def _run_arm(arm: str, seed: int, minutes: float, train_json: Path, out: Path) -
     loaded = setup.load_data(train_json, None, None, None, res, hflip=True, seed=seed)
     start = setup.from_checkpoint(base, loaded.data.class_map, res, seed)
     new = len([n for n in loaded.data.class_map.names if n not in base.class_names])
-    facts = DataFacts.of(loaded.data.train, new_classes=new, from_scratch=False)
+    facts = DataFacts.of(loaded.data.train, new_classes=new, from_scratch=False, backbone=base.config.backbone)
     cfg, lines = _arm_config(arm, minutes, seed, facts)
     res = setup.pick_resolution(cfg.resolution, base.config)
     loaded = setup.load_data(train_json, None, None, None, res, hflip=cfg.hflip, seed=seed)

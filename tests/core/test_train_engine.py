@@ -167,3 +167,7 @@ def test_learning_rate_schedules():
     assert cosine.factor(17) == pytest.approx(0.1 + 0.9 * 0.5)  # halfway through 4..30
     assert cosine.factor(30) == pytest.approx(0.1)
     assert TrainConfig(epochs=30).drop_epoch == 20
+    assert TrainConfig(epochs=30, drop_fraction=0.8).drop_epoch == 24
+    assert TrainConfig(drop_fraction=0.8).drop_step(10, planned_steps=150) == 120  # a time budget's plan
+    with pytest.raises(ValueError, match="drop_fraction"):
+        TrainConfig(drop_fraction=0)

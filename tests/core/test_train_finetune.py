@@ -58,6 +58,22 @@ def test_fine_tune_command_moves_the_head_onto_the_data_classes(tmp_path):
     assert tuned.metadata["base_checkpoint"] == str(tmp_path / "base.pth")
 
 
+def test_fine_tuning_a_small_backbone_on_a_few_images_gives_it_10x_the_lr(tmp_path, capsys):
+    """The recipe's backbone lr follows the starting model's backbone: the CPU presets' resnet18
+    adapts at 1e-3 (the shifted-domain probes, README); what `train` prints is what it used."""
+    shapes = shapes_dataset(tmp_path / "data", 2)
+    save_checkpoint(tmp_path / "base.pth", tiny_model(seed=0, num_classes=5), tiny_config(num_classes=5),
+                    ["circle", "square", "triangle", "star", "cross"])
+    out = tmp_path / "run"
+    code = main(["train", "--train-json", str(shapes), "--checkpoint", str(tmp_path / "base.pth"), "--epochs", "1",
+                 "--device", "cpu", "--resolution", "192", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "  lr_backbone = 0.001: 2 images, a resnet18 backbone" in err
+    saved = torch.load(out / "checkpoint.pth", weights_only=True)
+    assert (saved["state"]["train_config"]["lr"], saved["state"]["train_config"]["lr_backbone"]) == (1e-4, 1e-3)
+
+
 def _bn_outputs(model, x):
     seen = []  # copies: a ReLU follows some batch norms in place
     hooks = [m.register_forward_hook(lambda m, i, o: seen.append(o.clone())) for m in model.backbone.modules()

@@ -1,6 +1,8 @@
 """The small-data recipe (train/recipe.py) and training for a time (train/budget.py)."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -20,6 +22,11 @@ def test_small_data_gets_groups_ema_and_says_why():
     assert cfg.groups == 4 and cfg.batch_size == 4 and cfg.schedule == "cosine"
     # measured (README, convergence table): the backbone at the main lr; EMA and lr 2e-4 did not help
     assert cfg.lr == 1e-4 and cfg.lr_backbone == 1e-4 and cfg.ema_decay == 0 and cfg.num_workers == 0
+    # a CPU preset's small backbone adapts at 10x the main lr; a large one (or unknown) at the main lr
+    small = choose(dataclasses.replace(facts, backbone="resnet18"))
+    assert small.config.lr == 1e-4 and small.config.lr_backbone == 1e-3
+    assert any(line.startswith("  lr_backbone = 0.001: 20 images, a resnet18 backbone") for line in small.lines)
+    assert choose(dataclasses.replace(facts, backbone="resnet50")).config.lr_backbone == 1e-4
     text = "\n".join(recipe.lines)
     assert "20 images" in text and "2 new" in text and "groups = 4" in text
 
@@ -39,7 +46,10 @@ def test_from_scratch_on_a_few_images_memorises_them():
     cfg = recipe.config
     assert (cfg.dropout, cfg.augment, cfg.lr, cfg.lr_backbone) == (0.0, "resize", 5e-4, 5e-4)
     assert (cfg.groups, cfg.schedule, cfg.hflip) == (1, "step", False)
+    assert (cfg.warmup_steps, cfg.drop_fraction) == (0, 0.8)
+    assert cfg.replace(epochs=150).drop_epoch == 120  # the lr stays high for 80 % of the run
     assert any("memorise" in line for line in recipe.lines)
+    assert choose(facts, given={"drop_fraction": 0.5}).config.drop_fraction == 0.5
     assert choose(facts, given={"augment": "reference"}).config.augment == "reference"
     assert choose(facts, given={"hflip": True}).config.hflip is True
     more = choose(DataFacts(images=200, boxes=900, classes=9, max_boxes=9, new_classes=0, from_scratch=True)).config
