@@ -290,11 +290,10 @@ class FineTuneDialog(QDialog):
         """The recipe the run will choose (timed) and how long it should take."""
         if options is None or self.plan is None or not self.plan.train_ids:
             return self.expectation.clear()
-        info = self.state.model.info
+        info = self.state.model.info  # the loaded model's classes and backbone, if it is the one to start from
         known = info is not None and info.source == options.checkpoint
         names, backbone = (info.class_names, info.backbone or None) if known else (None, None)
-        measured = self._step_time
-        step = measured[1] if measured is not None and measured[0] == self.form_key()[1] else None
+        step = self._step_time[1] if self._step_time is not None and self._step_time[0] == self.form_key()[1] else None
         on_gpu = options.device.startswith("cuda") or (options.device == "auto" and self.gpus > 0)
         self.expectation.show(self.plan, options, names, step, on_gpu, backbone)
 

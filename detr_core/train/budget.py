@@ -5,9 +5,11 @@ the learning-rate schedule: warm-up, cosine or step end) and the evaluation sche
 budget: evaluations may cost at most EVAL_SHARE of it, and the last epoch always evaluates. The
 steps need not fill whole epochs: the last epoch ends part-way when that is what fits, so the run
 uses its budget. The fit is repeated when better numbers arrive (after the first epoch: checkpoint
-writing; after the first evaluation: its real cost). Whatever the machine does meanwhile, the loop
-asks `out_of_time` before every step and ends early (final evaluation, model.pth, best.pth) rather
-than late.
+writing; after the first evaluation: its real cost), and again at any later epoch's end where the
+steps have run so much faster or slower than when it was fitted that the plan would end more than
+DRIFT of the budget early or late (a first epoch of a few steps times them poorly). Whatever the
+machine does meanwhile, the loop asks `out_of_time` before every step and ends early (final
+evaluation, model.pth, best.pth) rather than late.
 
     budget = TimeBudget(600.0, steps_per_epoch=5)
     plan = budget.fit(elapsed_s=4.1, steps_done=3, step_s=1.3, epoch_overhead_s=0.2, eval_s=6.0,
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from ..errors import WorkbenchError
 
 EVAL_SHARE = 0.10  # evaluations may take at most this share of the budget
+DRIFT = 0.02  # a later epoch's end refits when the plan's end has moved by more than this share of it
 MEASURE_STEPS = 3  # steps timed before the first fit (after the first, which warms caches up)
 MAX_EPOCHS = 100_000
 
@@ -161,6 +164,14 @@ class BudgetClock:
         return self.budget.fit(elapsed_s=elapsed_s, steps_done=steps_done, step_s=self.step_s(),
                                epoch_overhead_s=self.epoch_overhead_s,
                                eval_s=self.eval_estimate(batch_size, val_images), has_val=val_images > 0)
+
+    def drifted(self, elapsed_s: float, steps_done: int, batch_size: int, val_images: int) -> bool:
+        """True when a fit now would move the planned end by more than DRIFT of the budget: the
+        steps have run faster or slower than when the plan was made."""
+        if self.planned_steps is None or self.fits < 2:
+            return False
+        plan = self.plan(elapsed_s=elapsed_s, steps_done=steps_done, batch_size=batch_size, val_images=val_images)
+        return abs(plan.total_steps - self.planned_steps) * plan.step_s > DRIFT * self.budget.budget_s
 
     def out_of_time(self, elapsed_s: float, batch_size: int, val_images: int) -> bool:
         if not self.step_times:

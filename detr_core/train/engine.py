@@ -10,9 +10,8 @@ naming the step and the loss terms, writing no checkpoint (the last good one sta
 The main process writes into `run_dir`, atomically: checkpoint.pth (weights + resume state; after
 every epoch, at the end, when stopped), model.pth (final weights) and best.pth (best validation AP).
 With EMA (cfg.ema_decay) the averaged weights are evaluated and written to model.pth and best.pth.
-With a time budget (cfg.time_budget_s) the steps are fitted after the first ones (budget.py). Resuming
-(`resume=` checkpoint.pth's state) continues exactly: data order, augmentation, optimizer,
-schedule, loss scaler and random generators.
+With a time budget (cfg.time_budget_s) the steps are fitted into it (budget.py). Resuming (`resume=`
+checkpoint.pth's state) continues exactly: data order, augmentation, optimizer, schedule, scaler, RNGs.
 """
 from __future__ import annotations
 
@@ -315,8 +314,9 @@ class _Loop:
                 self.clock.eval_s = self.eval_time
             if metrics is not None and self.clock.fits < 3:
                 self._fit_budget(3)
-            elif self.clock.fits == 1:
-                self._fit_budget(2)
+            elif self.clock.fits == 1 or distributed.any_process(self.clock.drifted(  # all refit together
+                    self._elapsed(), self.step, self.cfg.batch_size, self._val_images()), self.device):
+                self._fit_budget(max(2, self.clock.fits))
 
     def _deployed(self):
         """The weights to evaluate and deploy: the EMA's when it is on (swapped in), else the model's."""

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from detr_core.checkpoints import load_checkpoint, read_checkpoint_state
-from detr_core.train.budget import TimeBudget
+from detr_core.train.budget import BudgetClock, TimeBudget
 from detr_core.train.config import TrainConfig
 from detr_core.train.engine import train
 from detr_core.train.optim import LRSchedule, build_optimizer
@@ -134,6 +134,46 @@ def test_a_budget_run_ends_part_way_through_its_last_epoch(tmp_path, steady_fit)
     assert rec.of("epoch")[-1]["epoch"] == rec.of("epoch")[-1]["epochs"] == 3
     assert (tmp_path / "run/model.pth").is_file() and (tmp_path / "run/best.pth").is_file()
     assert rec.events[-1]["type"] == "end"
+
+
+def test_the_clock_refits_when_the_steps_ran_faster_or_slower_than_planned():
+    """A first epoch of a few steps times them poorly: a later fit that would move the plan's end by
+    more than DRIFT of the budget asks for a refit; a small change does not."""
+    clock = BudgetClock(TimeBudget(600.0, steps_per_epoch=5))
+    clock.step_times = [1.0] + [0.34] * 5
+    measured = dict(elapsed_s=3.0, steps_done=5, batch_size=4, val_images=0)
+    assert not clock.drifted(**measured)  # not fitted yet
+    clock.planned_steps, clock.fits = clock.plan(**measured).total_steps, 2
+    assert not clock.drifted(**measured)
+    clock.step_times += [0.335] * 10  # the end would move by 7 s: under DRIFT (12 s)
+    assert not clock.drifted(elapsed_s=8.0, steps_done=15, batch_size=4, val_images=0)
+    clock.step_times += [0.30] * 40  # the steps run 12 % faster: the plan would end 70 s early
+    assert clock.drifted(elapsed_s=20.0, steps_done=55, batch_size=4, val_images=0)
+    slower = BudgetClock(TimeBudget(600.0, steps_per_epoch=5), fits=2)
+    slower.step_times = [1.0] + [0.34] * 5
+    slower.planned_steps = slower.plan(**measured).total_steps
+    slower.step_times += [0.40] * 40
+    assert slower.drifted(elapsed_s=20.0, steps_done=45, batch_size=4, val_images=0)
+
+
+@pytest.mark.slow
+def test_a_budget_run_whose_steps_speed_up_refits_and_uses_its_budget(tmp_path, monkeypatch):
+    """Fits as if the first 9 steps took 10 s each and the later ones 5 s (170 s budget, 6 steps per
+    epoch, one 15 s evaluation): planned at 15 steps after the first epoch, the run refits at the
+    end of the second (that plan would have ended 35 s early) and does 22."""
+    fit = TimeBudget.fit
+
+    def speeding_up(self, *, steps_done, has_val, **measured):
+        elapsed = 10.0 * min(steps_done, 9) + 5.0 * max(0, steps_done - 9)
+        return fit(self, elapsed_s=elapsed, steps_done=steps_done, step_s=10.0 if steps_done < 9 else 5.0,
+                   epoch_overhead_s=0.0, eval_s=15.0, has_val=has_val)
+    monkeypatch.setattr(TimeBudget, "fit", speeding_up)
+    rec = Recorder()
+    result = train(BUDGET_CFG, tiny_model(seed=0), _budget_data(tmp_path), rec, model_config=tiny_config())
+    assert result.status == "completed" and result.step == 22
+    plans = [(s["step"], s["plan"]) for s in rec.of("step") if s.get("plan")]
+    assert "(15 steps)" in plans[0][1] and plans[-1][0] == 13 and "(22 steps)" in plans[-1][1], plans
+    assert rec.of("end")[0]["total_steps"] == 22 and len(rec.of("eval")) == 1
 
 
 def _resume(tmp_path, data, state: dict):
