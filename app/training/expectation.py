@@ -85,8 +85,7 @@ def recipe_lines(plan: DataPlan, options: TrainOptions, train_args: list[str],
     names = [c.name for c in plan.classes]
     new = 0 if from_scratch or base_names is None else len(new_class_names(names, list(base_names)))
     facts = DataFacts(images=len(plan.train_ids), boxes=plan.train_boxes, classes=len(names),
-                      max_boxes=plan.max_boxes, new_classes=new, from_scratch=from_scratch,
-                      backbone=None if from_scratch else base_backbone)
+                      max_boxes=plan.max_boxes, new_classes=new, from_scratch=from_scratch, backbone=base_backbone)
     given, base = recipe_inputs(train_args, from_scratch)
     try:
         lines = choose(facts, given, base).lines

@@ -21,8 +21,8 @@ EXIT_STOPPED = 3
 # Training options: command-line name -> TrainConfig field. None default = "not given".
 _TRAIN_OPTIONS = {
     "epochs": int, "batch_size": int, "accumulate": int, "lr": float, "lr_backbone": float,
-    "weight_decay": float, "clip_max_norm": float, "schedule": str, "lr_drop": int,
-    "drop_fraction": float, "warmup_steps": int, "resolution": str, "workers": int, "seed": int, "eval_every": int,
+    "weight_decay": float, "clip_max_norm": float, "schedule": str, "lr_drop": int, "drop_fraction": float,
+    "warmup_steps": int, "resolution": str, "workers": int, "seed": int, "eval_every": int,
     "groups": int, "ema_decay": float, "augment": str, "dropout": float,
 }
 _SAVED_ARGS = ("train_json", "train_images", "val_json", "val_images", "checkpoint", "config",
@@ -67,9 +67,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     opt.add_argument("--weight-decay", type=float, help="default 1e-4")
     opt.add_argument("--clip-max-norm", type=float, help="gradient clipping, 0 = off (default 0.1)")
     opt.add_argument("--schedule", choices=("step", "cosine"), help="default step")
-    opt.add_argument("--lr-drop", type=int, help="step schedule: epochs before lr x0.1 (default: at --drop-fraction)")
-    opt.add_argument("--drop-fraction", type=float, help="step schedule without --lr-drop: lr x0.1 at this fraction "
-                                                         "of the run (default 2/3; recipe 0.8 from scratch on a few images)")
+    opt.add_argument("--lr-drop", type=int,
+                     help="step schedule: epochs before lr x0.1 (default: at --drop-fraction)")
+    opt.add_argument("--drop-fraction", type=float,
+                     help="step schedule without --lr-drop: lr x0.1 at this fraction of the run (default 2/3; "
+                          "recipe 0.8 from scratch on a few images)")
     opt.add_argument("--warmup-steps", type=int, help="linear warm-up steps (default 0)")
     opt.add_argument("--resolution", help="reference (800) | 640 | 512 | 384 | 256 | auto (the model's)")
     opt.add_argument("--no-flip", dest="hflip", action="store_const", const=False,
@@ -189,7 +191,7 @@ def _with_recipe(args, cfg, data, start, from_scratch: bool):
         return cfg, ["recipe: reference (" + (", ".join(f"{k}={v}" for k, v in sorted(given.items())) or
                                              "its defaults") + ")"]
     facts = DataFacts.of(data.train, new_classes=start.new_classes, from_scratch=from_scratch,
-                         backbone=None if from_scratch else start.config.backbone)
+                         backbone=start.config.backbone)
     base = _config({}, from_scratch, args)
     try:
         recipe = choose(facts, given, base)

@@ -40,7 +40,7 @@ class DataFacts:
     max_boxes: int  # in one image
     new_classes: int  # classes whose head row starts fresh (fine-tuning)
     from_scratch: bool
-    backbone: str | None = None  # the starting model's (ModelConfig.backbone); None: not known
+    backbone: str | None = None  # the starting model's (ModelConfig.backbone; fine-tuning only); None: not known
 
     @classmethod
     def of(cls, dataset: CocoDetection, *, new_classes: int, from_scratch: bool,
